@@ -1,0 +1,1 @@
+"""Optuna samplers of green_ai and the factories that `conf/search/*.yaml` name."""

@@ -1,0 +1,21 @@
+"""MLflow set-up and the names every run carries (see docs/architecture.md)."""
+
+from green_ai.tracking.mlflow_setup import (
+    KIND_INFERENCE,
+    KIND_TRAIN_ROUND,
+    KIND_TRAIN_STUDY,
+    flatten_config,
+    git_commit,
+    hydra_overrides,
+    setup_tracking,
+)
+
+__all__ = [
+    "KIND_INFERENCE",
+    "KIND_TRAIN_ROUND",
+    "KIND_TRAIN_STUDY",
+    "flatten_config",
+    "git_commit",
+    "hydra_overrides",
+    "setup_tracking",
+]
