@@ -1,0 +1,51 @@
+"""The contract between the meter and a sensor backend.
+
+Three layers: the meter (windows, idle baseline), a backend (one per sensor family), the vendor
+library. A backend turns vendor errors into `SensorError` at its boundary, so the meter never
+sees an `NVMLError` or an `OSError`, and reports in SI units (joules, watts, seconds).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+
+class SensorError(RuntimeError):
+    """A reading failed (GPU lost, permission revoked, file gone); the message is the reason."""
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What a backend read at one instant, per device.
+
+    `energy_j`: a cumulative, monotonic counter (already unwrapped), or `None` where the sensor
+    has no counter. `power_w`: instantaneous power, or `None` where it is not sampled.
+    `util_pct`: mean GPU utilisation over the devices, or `None`.
+    """
+
+    energy_j: dict[str, float] | None = None
+    power_w: dict[str, float] | None = None
+    util_pct: float | None = None
+
+
+class Backend(ABC):
+    """A sensor family. `read()` is called at each window edge and, when `polls` is true, by
+    the meter's background sampler every `interval_s` while a window is open."""
+
+    name: str = "none"
+    kind: str = "none"
+    polls: bool = False
+    interval_s: float = 0.1
+    device_names: list[str]
+
+    @abstractmethod
+    def read(self) -> Reading:
+        """One reading now; raises `SensorError` on failure."""
+
+    def describe(self) -> str:
+        """A few words on how this backend measures, for the one log line of `build_meter`."""
+        return self.name
+
+    def close(self) -> None:  # noqa: B027 - most backends hold nothing
+        """Release the vendor library."""

@@ -1,0 +1,212 @@
+"""NVIDIA GPUs through NVML (`pynvml`, package nvidia-ml-py).
+
+Energy comes from the hardware counter `nvmlDeviceGetTotalEnergyConsumption` (millijoules since
+the driver loaded) where the GPU has one (Volta and later), else from power samples. Power
+(`nvmlDeviceGetPowerUsage`, milliwatts) and utilisation are sampled in both cases: peak power
+per window needs samples (thesis §4.2.3), utilisation is the load figure of thesis §3.6.3.
+Vendor units and errors stop here: the meter sees joules, watts and `SensorError`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+import torch
+
+from green_ai.energy._backend import Backend, Reading, SensorError
+from green_ai.energy._measurement import MEASURED
+from green_ai.errors import UserError
+
+
+def _text(value: str | bytes) -> str:
+    # Older pynvml releases return bytes, newer ones str.
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _norm_uuid(uuid: str) -> str:
+    uuid = uuid.strip().lower()
+    return uuid[4:] if uuid.startswith("gpu-") else uuid
+
+
+def _torch_uuids() -> list[str] | None:
+    """UUIDs of the CUDA devices this process sees, in its own order, where torch knows them."""
+    if not torch.cuda.is_available():
+        return None
+    try:
+        return [
+            str(torch.cuda.get_device_properties(i).uuid) for i in range(torch.cuda.device_count())
+        ]
+    except (AttributeError, RuntimeError):
+        return None
+
+
+def visible_nvml_indices(
+    nvml_uuids: list[str], env: str | None, torch_uuids: list[str] | None = None
+) -> list[int]:
+    """NVML index of each CUDA device this process sees, in the process's order.
+
+    CUDA numbers devices after `CUDA_VISIBLE_DEVICES` (and by default fastest first), NVML by PCI
+    bus: the same index can name two different GPUs. We match by UUID: torch's own UUIDs when it
+    has a GPU, else the `CUDA_VISIBLE_DEVICES` entries: `GPU-<uuid>` (or a unique prefix of it,
+    with or without `GPU-`) by UUID, integers as NVML indices. As in CUDA, the first entry that
+    names no device ends the list.
+    """
+    known = [_norm_uuid(u) for u in nvml_uuids]
+    if torch_uuids is not None:
+        out = []
+        for uuid in torch_uuids:
+            norm = _norm_uuid(uuid)
+            if norm not in known:
+                raise UserError(f"CUDA device with UUID {uuid} is not among NVML's devices")
+            out.append(known.index(norm))
+        return out
+    if env is None:
+        return list(range(len(nvml_uuids)))
+    out = []
+    for raw in env.split(","):
+        entry = raw.strip()
+        if entry.lstrip("-").isdigit():
+            index = int(entry)
+            if not 0 <= index < len(known) or index in out:
+                break
+            out.append(index)
+            continue
+        matches = [i for i, u in enumerate(known) if entry and u.startswith(_norm_uuid(entry))]
+        if len(matches) != 1 or matches[0] in out:
+            break
+        out.append(matches[0])
+    return out
+
+
+class NvmlBackend(Backend):
+    """One or more GPUs, summed and reported per device (`cuda:<index as torch sees it>`)."""
+
+    name = "nvml"
+    kind = MEASURED
+
+    def __init__(
+        self,
+        nvml: ModuleType,
+        devices: list[tuple[str, Any, str]],
+        *,
+        interval_s: float,
+        use_counter: bool,
+    ) -> None:
+        self._nvml = nvml
+        self._devices = devices  # (label, handle, product name)
+        self.interval_s = interval_s
+        self.device_names = [f"{label} {product}" for label, _, product in devices]
+        handles = [h for _, h, _ in devices]
+        self.counter = use_counter and all(
+            self._supported(nvml.nvmlDeviceGetTotalEnergyConsumption, h) for h in handles
+        )
+        self.power = all(self._supported(nvml.nvmlDeviceGetPowerUsage, h) for h in handles)
+        self.util = all(self._supported(nvml.nvmlDeviceGetUtilizationRates, h) for h in handles)
+        if not (self.counter or self.power):
+            raise UserError(
+                f"{', '.join(self.device_names)} has neither an energy counter nor a power reading"
+            )
+        self.polls = self.power or self.util
+
+    def _supported(self, fn: Callable[[Any], Any], handle: Any) -> bool:
+        try:
+            fn(handle)
+        except self._nvml.NVMLError:
+            return False
+        return True
+
+    def read(self) -> Reading:
+        nvml = self._nvml
+        energy: dict[str, float] | None = {} if self.counter else None
+        power: dict[str, float] | None = {} if self.power else None
+        utils: list[float] = []
+        for label, handle, _ in self._devices:
+            try:
+                if energy is not None:
+                    energy[label] = nvml.nvmlDeviceGetTotalEnergyConsumption(handle) / 1000.0
+                if power is not None:
+                    power[label] = nvml.nvmlDeviceGetPowerUsage(handle) / 1000.0
+                if self.util:
+                    utils.append(float(nvml.nvmlDeviceGetUtilizationRates(handle).gpu))
+            except nvml.NVMLError as exc:
+                raise SensorError(f"NVML failed on {label}: {exc}") from exc
+        util = sum(utils) / len(utils) if utils else None
+        return Reading(energy_j=energy, power_w=power, util_pct=util)
+
+    def describe(self) -> str:
+        how = (
+            "hardware energy counter"
+            if self.counter
+            else f"power polled every {self.interval_s * 1000:g} ms"
+        )
+        return f"nvml ({how}) on {', '.join(self.device_names)}"
+
+    def close(self) -> None:
+        _shutdown(self._nvml)
+
+
+def _import_pynvml() -> ModuleType:
+    try:
+        import pynvml
+    except ImportError as exc:
+        raise UserError("the pynvml module is missing (pip install nvidia-ml-py)") from exc
+    return pynvml
+
+
+def open_nvml(cfg: dict[str, Any], device: torch.device) -> NvmlBackend:
+    """Initialise NVML and resolve the GPUs to measure; `UserError` when that cannot work.
+
+    The GPUs are `cfg["devices"]` (CUDA indices as this process sees them), or by default the
+    training device.
+    """
+    if cfg["devices"] is not None:
+        wanted = list(cfg["devices"])
+    elif device.type == "cuda":
+        wanted = [device.index if device.index is not None else _current_cuda_index()]
+    else:
+        raise UserError(
+            f"the training device is {device.type}, not a GPU (set energy.devices=[0] to "
+            "measure a GPU anyway)"
+        )
+    nvml = _import_pynvml()
+    try:
+        nvml.nvmlInit()
+    except nvml.NVMLError as exc:
+        raise UserError(f"NVML is not available ({exc})") from exc
+    try:
+        count = nvml.nvmlDeviceGetCount()
+        handles = [nvml.nvmlDeviceGetHandleByIndex(i) for i in range(count)]
+        uuids = [_text(nvml.nvmlDeviceGetUUID(h)) for h in handles]
+        names = [_text(nvml.nvmlDeviceGetName(h)) for h in handles]
+        visible = visible_nvml_indices(
+            uuids, os.environ.get("CUDA_VISIBLE_DEVICES"), _torch_uuids()
+        )
+        chosen = []
+        for index in wanted:
+            if not 0 <= index < len(visible):
+                raise UserError(
+                    f"CUDA device {index} is not visible to this process "
+                    f"({len(visible)} visible; check energy.devices and CUDA_VISIBLE_DEVICES)"
+                )
+            nv = visible[index]
+            chosen.append((f"cuda:{index}", handles[nv], names[nv]))
+        return NvmlBackend(nvml, chosen, interval_s=cfg["interval_s"], use_counter=cfg["counter"])
+    except nvml.NVMLError as exc:
+        _shutdown(nvml)
+        raise UserError(f"NVML failed while listing GPUs ({exc})") from exc
+    except UserError:
+        _shutdown(nvml)
+        raise
+
+
+def _current_cuda_index() -> int:
+    return torch.cuda.current_device() if torch.cuda.is_available() else 0
+
+
+def _shutdown(nvml: ModuleType) -> None:
+    with contextlib.suppress(nvml.NVMLError):
+        nvml.nvmlShutdown()
