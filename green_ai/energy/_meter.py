@@ -101,6 +101,7 @@ class EnergyMeter:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.idle_power_w: float | None = None
+        self._closed = False
         if threaded and backend.polls:
             self._thread = threading.Thread(target=self._run, name="energy-sampler", daemon=True)
             self._thread.start()
@@ -202,6 +203,9 @@ class EnergyMeter:
 
     def close(self) -> None:
         """Stop the sampler and release the sensor library. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
