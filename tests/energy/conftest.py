@@ -19,7 +19,7 @@ def clock() -> FakeClock:
 def energy_cfg() -> Callable[..., DictConfig]:
     """The shipped `conf/energy/<backend>.yaml` with overrides."""
 
-    def make(backend: str = "auto", **overrides: Any) -> DictConfig:
+    def make(backend: str = "auto", /, **overrides: Any) -> DictConfig:
         cfg = OmegaConf.load(f"conf/energy/{backend}.yaml")
         assert isinstance(cfg, DictConfig)
         for key, value in overrides.items():
