@@ -1,0 +1,234 @@
+"""The report's statistics, as plain functions on arrays (thesis §3.3.4, §3.5, §4.4).
+
+Nothing here reads MLflow or draws: `tables.py` feeds these functions and `plots.py` draws
+what they return, so each statistic can be checked on a few hand-computed numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
+from scipy import stats
+
+__all__ = [
+    "KruskalResult",
+    "best_so_far",
+    "coefficient_of_variation",
+    "dunn_pairs",
+    "effect_magnitude",
+    "energy_to_target",
+    "eta_squared_h",
+    "first_reached",
+    "kruskal_wallis",
+    "mean_increase",
+    "median_split",
+    "qq_points",
+    "relative_change_pct",
+    "shapiro_wilk",
+    "two_means_split",
+]
+
+# Cohen's f of .10/.25/.40 (small/medium/large) as η² = f²/(1 + f²), rounded as in §3.3.4.
+ETA2_THRESHOLDS = ((0.14, "large"), (0.06, "medium"), (0.01, "small"))
+
+
+def _array(x: ArrayLike) -> NDArray[np.float64]:
+    return np.asarray(x, dtype=np.float64).ravel()
+
+
+def coefficient_of_variation(x: ArrayLike, ddof: int = 1) -> float:
+    """Standard deviation over mean (§3.3.4); the sample deviation (ddof=1) by default.
+
+    NaN for fewer than ddof + 1 values or a zero mean: no spread can be read from them.
+    """
+    a = _array(x)
+    mean = float(np.mean(a)) if a.size else float("nan")
+    if a.size <= ddof or mean == 0.0:
+        return float("nan")
+    return float(np.std(a, ddof=ddof) / mean)
+
+
+def shapiro_wilk(x: ArrayLike) -> tuple[float, float]:
+    """Shapiro–Wilk W and p; NaN for fewer than 3 values or constant data (test undefined)."""
+    a = _array(x)
+    if a.size < 3 or np.ptp(a) == 0.0:
+        return float("nan"), float("nan")
+    res = stats.shapiro(a)
+    return float(res.statistic), float(res.pvalue)
+
+
+def eta_squared_h(h: float, n: int, k: int) -> float:
+    """Effect size of Kruskal–Wallis: η² = (H − k + 1)/(n − k) (Tomczak & Tomczak 2014)."""
+    if n <= k:
+        return float("nan")
+    return (h - k + 1) / (n - k)
+
+
+def effect_magnitude(eta2: float) -> str:
+    """Cohen's label for η²: .01/.06/.14 separate negligible/small/medium/large (§3.3.4)."""
+    if np.isnan(eta2):
+        return "n/a"
+    for threshold, label in ETA2_THRESHOLDS:
+        if eta2 >= threshold:
+            return label
+    return "negligible"
+
+
+@dataclass(frozen=True)
+class KruskalResult:
+    statistic: float
+    p: float
+    eta2: float
+    magnitude: str
+    n: int
+    k: int
+
+
+def kruskal_wallis(groups: Sequence[ArrayLike]) -> KruskalResult:
+    """Kruskal–Wallis H over groups (tie-corrected, as scipy), with η² and its magnitude."""
+    arrays = [_array(g) for g in groups]
+    arrays = [a[~np.isnan(a)] for a in arrays]
+    arrays = [a for a in arrays if a.size]
+    n = int(sum(a.size for a in arrays))
+    k = len(arrays)
+    if k < 2 or np.ptp(np.concatenate(arrays)) == 0.0:
+        return KruskalResult(float("nan"), float("nan"), float("nan"), "n/a", n, k)
+    res = stats.kruskal(*arrays)
+    eta2 = eta_squared_h(float(res.statistic), n, k)
+    return KruskalResult(
+        float(res.statistic), float(res.pvalue), eta2, effect_magnitude(eta2), n, k
+    )
+
+
+def dunn_pairs(values: ArrayLike, groups: Sequence[object], p_adjust: str) -> pd.DataFrame:
+    """Dunn's pairwise test (scikit-posthocs) as one row per pair: a, b, p (adjusted).
+
+    `p_adjust` names the correction of the pairs' family (statsmodels' names: holm, bonferroni,
+    fdr_bh, ...).
+    """
+    import scikit_posthocs as sp
+
+    frame = pd.DataFrame({"value": _array(values), "group": [str(g) for g in groups]})
+    levels = sorted(frame["group"].unique(), key=_natural)
+    if len(levels) < 2:
+        return pd.DataFrame(columns=["a", "b", "p"])
+    matrix = sp.posthoc_dunn(frame, val_col="value", group_col="group", p_adjust=p_adjust)
+    rows = [
+        {"a": a, "b": b, "p": float(matrix.loc[a, b])}
+        for i, a in enumerate(levels)
+        for b in levels[i + 1 :]
+    ]
+    return pd.DataFrame(rows, columns=["a", "b", "p"])
+
+
+def mean_increase(values: ArrayLike, levels: Sequence[object]) -> pd.DataFrame:
+    """Mean of each level against the lowest level, in percent (§3.5.2: conv 1 → 4: +95%)."""
+    frame = pd.DataFrame({"value": _array(values), "level": list(levels)})
+    means = frame.groupby("level", sort=True)["value"].mean()
+    means = means.loc[sorted(means.index, key=_natural)]
+    base_level, base = means.index[0], float(means.iloc[0])
+    rows = [
+        {
+            "from_level": base_level,
+            "to_level": level,
+            "mean_from_j": base,
+            "mean_to_j": float(mean),
+            "increase_pct": (float(mean) / base - 1.0) * 100.0 if base else float("nan"),
+        }
+        for level, mean in means.iloc[1:].items()
+    ]
+    return pd.DataFrame(
+        rows, columns=["from_level", "to_level", "mean_from_j", "mean_to_j", "increase_pct"]
+    )
+
+
+def two_means_split(x: ArrayLike) -> float:
+    """Threshold of the exact 1-D k-means with k = 2: values above it form the high cluster.
+
+    In one dimension the optimal 2-means clusters are contiguous in sorted order, so trying
+    every split point finds the global minimum of the within-cluster sum of squares —
+    deterministic, no random starts. The threshold is the midpoint of the gap at the split.
+    """
+    a = np.sort(_array(x)[~np.isnan(_array(x))])
+    if a.size < 2 or a[0] == a[-1]:
+        return float("nan")
+    best_cost, best_i = np.inf, 1
+    for i in range(1, a.size):
+        lo, hi = a[:i], a[i:]
+        cost = float(((lo - lo.mean()) ** 2).sum() + ((hi - hi.mean()) ** 2).sum())
+        if cost < best_cost and a[i - 1] < a[i]:
+            best_cost, best_i = cost, i
+    return float((a[best_i - 1] + a[best_i]) / 2.0)
+
+
+def median_split(x: ArrayLike) -> float:
+    """Threshold at the median: values above it form the high cluster."""
+    a = _array(x)
+    a = a[~np.isnan(a)]
+    return float(np.median(a)) if a.size else float("nan")
+
+
+def best_so_far(accuracy: ArrayLike) -> NDArray[np.float64]:
+    """Running maximum in round order; failed rounds (NaN) keep the best so far (Fig. 3.3)."""
+    a = _array(accuracy)
+    filled = np.where(np.isnan(a), -np.inf, a)
+    out = np.maximum.accumulate(filled) if a.size else filled
+    return np.where(np.isneginf(out), np.nan, out)
+
+
+def first_reached(accuracy: ArrayLike, target: float) -> int | None:
+    """Index of the first round whose accuracy is at least `target`, or None."""
+    a = _array(accuracy)
+    hits = np.flatnonzero(np.nan_to_num(a, nan=-np.inf) >= target)
+    return int(hits[0]) if hits.size else None
+
+
+def energy_to_target(
+    accuracy: ArrayLike, energy_j: ArrayLike, target_pct: float
+) -> tuple[int | None, float, float]:
+    """First round within `target_pct` % (relative) of the final best, and the joules spent.
+
+    Returns (round index, target accuracy, cumulative energy up to and including that round).
+    The energy counts every earlier round, failed ones too: they were paid for. NaN energy when
+    any of those rounds has no measurement.
+    """
+    acc, energy = _array(accuracy), _array(energy_j)
+    if acc.size == 0 or np.all(np.isnan(acc)):
+        return None, float("nan"), float("nan")
+    target = float(np.nanmax(acc)) * (1.0 - target_pct / 100.0)
+    idx = first_reached(acc, target)
+    if idx is None:  # unreachable: the best itself meets any target below it
+        return None, target, float("nan")
+    spent = energy[: idx + 1]
+    return idx, target, float(spent.sum()) if not np.isnan(spent).any() else float("nan")
+
+
+def relative_change_pct(values: ArrayLike, baseline: float) -> NDArray[np.float64]:
+    """Change against a baseline in percent (Fig. 4.4: each model against AlexNet)."""
+    return (_array(values) / baseline - 1.0) * 100.0
+
+
+def qq_points(x: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Normal Q–Q coordinates of standardised data: theoretical and ordered sample quantiles.
+
+    Standardising each configuration lets several share the reference line y = x.
+    """
+    a = _array(x)
+    a = a[~np.isnan(a)]
+    if a.size < 2 or np.std(a, ddof=1) == 0.0:
+        return np.array([]), np.array([])
+    z = (a - a.mean()) / np.std(a, ddof=1)
+    (theoretical, ordered), _ = stats.probplot(z, dist="norm")
+    return np.asarray(theoretical, dtype=np.float64), np.asarray(ordered, dtype=np.float64)
+
+
+def _natural(value: object) -> tuple[int, float, str]:
+    """Sort numbers numerically, then strings: levels '3' < '7' < '10'."""
+    try:
+        return (0, float(str(value)), "")
+    except ValueError:
+        return (1, 0.0, str(value))
