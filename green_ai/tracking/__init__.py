@@ -9,11 +9,13 @@ from green_ai.tracking.mlflow_setup import (
     hydra_overrides,
     setup_tracking,
 )
+from green_ai.tracking.study_runs import StudyRuns
 
 __all__ = [
     "KIND_INFERENCE",
     "KIND_TRAIN_ROUND",
     "KIND_TRAIN_STUDY",
+    "StudyRuns",
     "flatten_config",
     "git_commit",
     "hydra_overrides",

@@ -1,0 +1,49 @@
+"""Shared pieces of the networks: a stack of linear layers with ReLU between them."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from green_ai.errors import UserError
+
+
+def linear_stack(widths: list[int]) -> nn.Sequential:
+    """Linear layers through `widths` (input first, classes last), ReLU between them.
+
+    The thesis testbed had no non-linearity between dense layers, so its "deep" dense nets
+    were a single linear map (SPEC "Known defects"); here every hidden layer has a ReLU.
+    """
+    layers: list[nn.Module] = []
+    for i, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
+        layers.append(nn.Linear(n_in, n_out))
+        if i < len(widths) - 2:
+            layers.append(nn.ReLU(inplace=True))
+    return nn.Sequential(*layers)
+
+
+def halving_widths(
+    first: int, count: int, num_classes: int, *, what: str, before: int = 0
+) -> list[int]:
+    """Output widths of `count` linear layers halving from `first`; the last is the classes.
+
+    `before` counts layers of the same stack that come ahead of these (for the message).
+    Raises a UserError naming the largest count that keeps every hidden layer at least as
+    wide as the number of classes.
+    """
+    check_count(what, count + before, minimum=1)
+    hidden = [first // 2**i for i in range(count - 1)]
+    if hidden and hidden[-1] < num_classes:
+        limit = 1
+        while first // 2 ** (limit - 1) >= num_classes:
+            limit += 1
+        raise UserError(
+            f"{what}={count + before} is too many: halving from {first} units, at most "
+            f"{limit + before} layers keep every hidden layer at least {num_classes} wide "
+            f"(the classes). Use {what}=1..{limit + before}."
+        )
+    return [*hidden, num_classes]
+
+
+def check_count(what: str, value: int, *, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise UserError(f"{what}={value!r} must be an integer of at least {minimum}")

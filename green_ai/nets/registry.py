@@ -1,0 +1,50 @@
+"""Build a network by its config name (`conf/net/*.yaml`), torchvision-registry style."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+from green_ai.errors import UserError
+from green_ai.nets.dense import DenseLinearNN, DensePolyNN
+from green_ai.nets.simplecnn import SimpleCNN
+
+_NETS: dict[str, type[nn.Module]] = {
+    "denselinear": DenseLinearNN,
+    "densepoly": DensePolyNN,
+    "simplecnn": SimpleCNN,
+}
+
+
+def list_nets() -> list[str]:
+    return sorted(_NETS)
+
+
+def build_net(
+    name: str,
+    *,
+    input_shape: tuple[int, int, int],
+    num_classes: int,
+    conv: int,
+    linear: int,
+    relu: bool | int,
+    options: dict[str, Any] | None = None,
+) -> nn.Module:
+    """Build `name` for the input; layer counts the input cannot support raise UserError.
+
+    The dense networks have no conv blocks: `conv` and `relu` are ignored for them.
+    """
+    if name not in _NETS:
+        raise UserError(f"net={name!r} is not known; use one of {', '.join(list_nets())}")
+    extra = dict(options or {})
+    if name == "simplecnn":
+        return SimpleCNN(
+            input_shape=input_shape,
+            num_classes=num_classes,
+            conv=conv,
+            linear=linear,
+            relu=relu,
+            **extra,
+        )
+    return _NETS[name](input_shape=input_shape, num_classes=num_classes, linear=linear, **extra)

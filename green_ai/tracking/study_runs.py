@@ -1,0 +1,135 @@
+"""MLflow runs of a training study: one parent per study, one nested run per round.
+
+Everything is written as it happens (a round's run is created when the round starts and its
+epochs are logged as they finish), so a crash loses at most the epoch in flight — the thesis
+testbed wrote results only when a whole study had finished (SPEC "Known defects").
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from green_ai.tracking.mlflow_setup import (
+    KIND_TRAIN_ROUND,
+    KIND_TRAIN_STUDY,
+    flatten_config,
+    git_commit,
+    hydra_overrides,
+    setup_tracking,
+)
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+# Shortcut keys that every parent run carries as plain params (docs/architecture.md).
+SHORTCUTS = ("conv", "linear", "relu", "epochs", "rounds", "repetitions", "batch_size", "seed")
+
+
+class StudyRuns:
+    """The parent run of one study (found again on resume) and its nested round runs."""
+
+    def __init__(self, cfg: DictConfig, study_name: str, *, tags: Mapping[str, str]) -> None:
+        from mlflow import MlflowClient
+
+        self.experiment_id = setup_tracking(cfg.tracking)
+        self.client: MlflowClient = MlflowClient()
+        self.study_name = study_name
+        params = {
+            "net": str(cfg.net.name),
+            "dataset": str(cfg.dataset.name),
+            "search": str(cfg.search.name),
+            "hparams": str(cfg.hparams.name),
+            "study_name": study_name,
+            **{key: str(cfg[key]) for key in SHORTCUTS},
+        }
+        existing = self.client.search_runs(
+            [self.experiment_id],
+            filter_string=(
+                f"tags.`green_ai.kind` = '{KIND_TRAIN_STUDY}' and tags.study_name = '{study_name}'"
+            ),
+            max_results=1,
+        )
+        all_tags = {
+            "green_ai.kind": KIND_TRAIN_STUDY,
+            "study_name": study_name,
+            "git_commit": git_commit(),
+            "hydra_overrides": hydra_overrides(),
+            "mlflow.runName": study_name,
+            **tags,
+        }
+        if existing:
+            self.run_id = existing[0].info.run_id
+            self.resumed = True
+            self.client.update_run(self.run_id, status="RUNNING")
+            logged = existing[0].data.params
+            # Params are immutable in MLflow: a changed value (rounds=3 after rounds=2) is kept
+            # as a tag so the run still says what the latest command asked for.
+            for key, value in {**params, **flatten_config(cfg)}.items():
+                if key in logged and logged[key] != value:
+                    all_tags[f"resumed_with.{key}"] = value
+            all_tags.pop("mlflow.runName")
+        else:
+            run = self.client.create_run(self.experiment_id, tags=all_tags, run_name=study_name)
+            self.run_id = run.info.run_id
+            self.resumed = False
+            self._log_params(self.run_id, {**flatten_config(cfg), **params})
+            self.client.log_text(self.run_id, OmegaConf.to_yaml(cfg, resolve=True), "config.yaml")
+        self._set_tags(self.run_id, all_tags)
+
+    def start_round(self, number: int, hparams: Mapping[str, float]) -> str:
+        """Create the nested run of round `number` and return its run id."""
+        tags = {
+            "mlflow.parentRunId": self.run_id,
+            "green_ai.kind": KIND_TRAIN_ROUND,
+            "study_name": self.study_name,
+            "round": str(number),
+            "state": "RUNNING",
+        }
+        run = self.client.create_run(
+            self.experiment_id, tags=tags, run_name=f"{self.study_name}/round-{number}"
+        )
+        self._log_params(
+            run.info.run_id, {"round": str(number), **{k: repr(v) for k, v in hparams.items()}}
+        )
+        return str(run.info.run_id)
+
+    def log_metrics(self, run_id: str, metrics: Mapping[str, float], step: int = 0) -> None:
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        batch = [Metric(k, float(v), now, step) for k, v in metrics.items()]
+        if batch:
+            self.client.log_batch(run_id, metrics=batch, synchronous=True)
+
+    def finish_round(self, run_id: str, *, failed_reason: str | None = None) -> None:
+        tags = {"state": "FAIL" if failed_reason else "COMPLETE"}
+        if failed_reason:
+            tags["fail_reason"] = failed_reason[:5000]
+        self._set_tags(run_id, tags)
+        self.client.set_terminated(run_id, status="FAILED" if failed_reason else "FINISHED")
+
+    def finish(self, *, status: str = "FINISHED", tags: Mapping[str, str] | None = None) -> None:
+        if tags:
+            self._set_tags(self.run_id, tags)
+        self.client.set_terminated(self.run_id, status=status)
+
+    def log_dict(self, data: Any, artifact_file: str) -> None:
+        self.client.log_dict(self.run_id, data, artifact_file)
+
+    def _log_params(self, run_id: str, params: Mapping[str, str]) -> None:
+        from mlflow.entities import Param
+
+        items = [Param(k, v) for k, v in params.items()]
+        for start in range(0, len(items), 100):  # MLflow's batch limit for params
+            self.client.log_batch(run_id, params=items[start : start + 100], synchronous=True)
+
+    def _set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
+        from mlflow.entities import RunTag
+
+        self.client.log_batch(
+            run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()], synchronous=True
+        )

@@ -1,0 +1,21 @@
+"""The training loop: Adam with every tuned value, epochs over device tensors, test accuracy."""
+
+from green_ai.training.loop import (
+    DivergedError,
+    EpochResult,
+    RepetitionResult,
+    evaluate,
+    make_optimizer,
+    resolve_device,
+    train_repetition,
+)
+
+__all__ = [
+    "DivergedError",
+    "EpochResult",
+    "RepetitionResult",
+    "evaluate",
+    "make_optimizer",
+    "resolve_device",
+    "train_repetition",
+]
