@@ -1,0 +1,201 @@
+"""Runs of one MLflow experiment as pandas frames (names: docs/architecture.md).
+
+One `mlflow.search_runs` call brings every run, nested ones included; per-step metrics
+(`rep_energy_j`, ...) come from the client's metric history only where a table needs them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from omegaconf import DictConfig
+
+from green_ai.errors import UserError
+from green_ai.tracking import KIND_INFERENCE, KIND_TRAIN_ROUND, KIND_TRAIN_STUDY
+
+KIND_TAG = "tags.green_ai.kind"
+PARENT_TAG = "tags.mlflow.parentRunId"
+
+STUDY_PARAMS = (
+    "net",
+    "conv",
+    "linear",
+    "relu",
+    "dataset",
+    "search",
+    "hparams",
+    "epochs",
+    "rounds",
+    "repetitions",
+    "batch_size",
+    "seed",
+)
+INFERENCE_PARAMS = ("model", "frequency", "arrivals", "batching", "batch_size", "max_batch")
+INFERENCE_METRICS = (
+    "energy_per_image_j",
+    "energy_j",
+    "response_max_s",
+    "batch_size_mean",
+    "power_peak_w_mean",
+)
+
+
+@dataclass(frozen=True)
+class Runs:
+    """The experiment split by the `green_ai.kind` tag; columns are bare names."""
+
+    experiment: str
+    studies: pd.DataFrame  # one row per study (parent runs merged by study name)
+    rounds: pd.DataFrame  # one row per (study, round), the study's params joined in
+    inference: pd.DataFrame
+    untagged: int  # runs without a known kind, left out
+
+
+def open_experiment(tracking_cfg: DictConfig) -> str:
+    """Point MLflow at the store and return the id of an existing experiment.
+
+    Unlike training, the report never creates a store or an experiment: a typo must fail
+    and list what exists.
+    """
+    import mlflow
+
+    from green_ai.tracking.mlflow_setup import resolve_uri
+
+    uri = resolve_uri(tracking_cfg.get("uri"))
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not Path(uri[len(prefix) :]).exists():
+        raise UserError(
+            f"no MLflow store at {uri[len(prefix) :]}: run training or inference first, "
+            "or point tracking.uri (or MLFLOW_TRACKING_URI) at the store"
+        )
+    mlflow.set_tracking_uri(uri)
+    name = str(tracking_cfg.experiment)
+    experiment = mlflow.get_experiment_by_name(name)
+    if experiment is None:
+        names = sorted(e.name for e in mlflow.search_experiments())
+        raise UserError(
+            f"no experiment named {name!r} in {uri}; experiments there: "
+            + (", ".join(names) if names else "none")
+            + " (choose one with tracking.experiment=NAME)"
+        )
+    return str(experiment.experiment_id)
+
+
+def search_all(experiment_id: str) -> pd.DataFrame:
+    """Every run of the experiment, nested runs included, one row each."""
+    import mlflow
+
+    frame = mlflow.search_runs(experiment_ids=[experiment_id], output_format="pandas")
+    assert isinstance(frame, pd.DataFrame)
+    return frame
+
+
+def split_runs(raw: pd.DataFrame, experiment: str) -> Runs:
+    """Studies, rounds and inference runs with bare, typed columns."""
+    if raw.empty or KIND_TAG not in raw.columns:
+        empty = pd.DataFrame()
+        return Runs(experiment, empty, empty, empty, len(raw))
+    kind = raw[KIND_TAG]
+    parents = raw[kind == KIND_TRAIN_STUDY]
+    children = raw[kind == KIND_TRAIN_ROUND]
+    infer = raw[kind == KIND_INFERENCE]
+    untagged = int((~kind.isin([KIND_TRAIN_STUDY, KIND_TRAIN_ROUND, KIND_INFERENCE])).sum())
+    studies = _studies(parents)
+    return Runs(experiment, studies, _rounds(children, parents), _inference(infer), untagged)
+
+
+def _col(frame: pd.DataFrame, name: str) -> pd.Series:
+    if name in frame.columns:
+        return frame[name]
+    return pd.Series([np.nan] * len(frame), index=frame.index, dtype=object)
+
+
+def _studies(parents: pd.DataFrame) -> pd.DataFrame:
+    columns = ["study_name", *STUDY_PARAMS, "run_ids", "energy_kind"]
+    if parents.empty:
+        return pd.DataFrame(columns=columns)
+    frame = pd.DataFrame({p: _col(parents, f"params.{p}") for p in STUDY_PARAMS})
+    frame["study_name"] = _study_name(parents)
+    frame["run_id"] = parents["run_id"]
+    frame["energy_kind"] = _col(parents, "tags.energy.kind")
+    frame["start_time"] = parents["start_time"]
+    # A resumed study starts a new parent run under the same study name: merge them.
+    frame = frame.sort_values("start_time")
+    grouped = frame.groupby("study_name", sort=False)
+    studies = grouped.last().drop(columns=["run_id", "start_time"])
+    studies["run_ids"] = grouped["run_id"].agg(list)
+    studies = studies.reset_index()
+    for p in ("conv", "linear", "relu", "epochs", "rounds", "repetitions", "batch_size"):
+        studies[p] = _numeric(studies[p])
+    return studies[columns]
+
+
+def _study_name(parents: pd.DataFrame) -> pd.Series:
+    name = _col(parents, "params.study_name").fillna(_col(parents, "tags.study_name"))
+    return name.fillna(parents["run_id"]).astype(str)
+
+
+def _rounds(children: pd.DataFrame, parents: pd.DataFrame) -> pd.DataFrame:
+    metrics = ("accuracy", "accuracy_std", "energy_j", "energy_net_j", "duration_s")
+    columns = ["study_name", "round", "run_id", "state", *metrics]
+    if children.empty or parents.empty:
+        return pd.DataFrame(columns=columns)
+    study_of = pd.Series(_study_name(parents).to_numpy(), index=parents["run_id"].to_numpy())
+    frame = pd.DataFrame(
+        {
+            "study_name": _col(children, PARENT_TAG).map(study_of),
+            "round": _numeric(_col(children, "params.round").fillna(_col(children, "tags.round"))),
+            "run_id": children["run_id"],
+            "state": _col(children, "tags.state").fillna("COMPLETE"),
+            "start_time": children["start_time"],
+        }
+    )
+    for m in metrics:
+        frame[m] = _numeric(_col(children, f"metrics.{m}"))
+    frame = frame.dropna(subset=["study_name", "round"])
+    # A round retried after a crash appears twice: keep the completed one, else the latest.
+    frame["_complete"] = frame["state"] == "COMPLETE"
+    frame = frame.sort_values(["_complete", "start_time"]).drop_duplicates(
+        ["study_name", "round"], keep="last"
+    )
+    frame["round"] = frame["round"].astype(int)
+    return frame.sort_values(["study_name", "round"])[columns].reset_index(drop=True)
+
+
+def _inference(infer: pd.DataFrame) -> pd.DataFrame:
+    columns = ["run_id", *INFERENCE_PARAMS, *INFERENCE_METRICS]
+    if infer.empty:
+        return pd.DataFrame(columns=columns)
+    frame = pd.DataFrame({"run_id": infer["run_id"]})
+    for p in INFERENCE_PARAMS:
+        frame[p] = _col(infer, f"params.{p}")
+    for p in ("frequency", "batch_size", "max_batch"):
+        frame[p] = _numeric(frame[p])
+    for m in INFERENCE_METRICS:
+        frame[m] = _numeric(_col(infer, f"metrics.{m}"))
+    return frame[columns].reset_index(drop=True)
+
+
+def _numeric(series: pd.Series) -> pd.Series:
+    # Booleans logged by Hydra as "True"/"False" (e.g. relu) count as 1/0.
+    mapped = series.replace({"None": np.nan, "null": np.nan, "True": 1, "False": 0})
+    return pd.to_numeric(mapped, errors="coerce")
+
+
+def metric_steps(run_ids: list[str], keys: tuple[str, ...]) -> pd.DataFrame:
+    """Per-step values of `keys` for the given runs: columns run_id, step, and one per key."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    rows: dict[tuple[str, int], dict[str, Any]] = {}
+    for run_id in run_ids:
+        for key in keys:
+            for m in client.get_metric_history(run_id, key):
+                rows.setdefault((run_id, int(m.step)), {"run_id": run_id, "step": int(m.step)})[
+                    key
+                ] = float(m.value)
+    return pd.DataFrame(list(rows.values()), columns=["run_id", "step", *keys])

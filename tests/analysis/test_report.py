@@ -1,0 +1,276 @@
+"""The report end to end on a tiny MLflow store whose runs are known (tests/analysis/fake_store).
+
+Every expected number is recomputed here from the store's formulas, with scipy where it has
+the statistic, and compared with the CSVs the report wrote.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+from scipy import stats as sps
+
+from green_ai.analysis.models import imagenet_top1
+from green_ai.analysis.writer import build_report
+from green_ai.errors import UserError
+
+from . import fake_store
+
+pytestmark = pytest.mark.slow  # builds a store (~8 s here) and writes reports
+
+CONF = Path(__file__).resolve().parents[2] / "conf"
+ARCHS = list(itertools.product((3, 7), (1, 4), (0, 1)))  # (linear, conv, relu)
+
+
+def report_cfg(uri: str, experiment: str, out_dir: Path, *extra: str) -> DictConfig:
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose(
+            "report",
+            [
+                f"tracking.uri={uri}",
+                f"tracking.experiment={experiment}",
+                f"out_dir={out_dir}",
+                *extra,
+            ],
+        )
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    import mlflow
+
+    previous = mlflow.get_tracking_uri()
+    uri = f"sqlite:///{tmp_path_factory.mktemp('store') / 'mlflow.db'}"
+    fake_store.build(uri)
+    yield uri
+    mlflow.set_tracking_uri(previous)
+
+
+@pytest.fixture(scope="module")
+def out(store: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out_dir = tmp_path_factory.mktemp("report")
+    path = build_report(report_cfg(store, fake_store.EXPERIMENT, out_dir))
+    assert path == out_dir / "report.md"
+    return out_dir
+
+
+def read(out: Path, name: str) -> pd.DataFrame:
+    return pd.read_csv(out / name)
+
+
+def test_best_accuracy_and_round_first_reached(out: Path) -> None:
+    table = read(out, "best_accuracy.csv").set_index("strategy")
+    for strategy, (accs, _) in fake_store.SEARCH.items():
+        acc = np.array([np.nan if a is None else a for a in accs])
+        best = np.nanmax(acc)
+        assert table.loc[strategy, "best_accuracy"] == pytest.approx(best)
+        assert table.loc[strategy, "rounds_to_best"] == int(np.flatnonzero(acc == best)[0]) + 1
+        assert table.loc[strategy, "rounds"] == len(accs)
+    assert set(table["net"]) == {"densepoly"}
+    assert set(table["hparams"]) == {"adam5"}
+
+
+def test_energy_to_target_counts_rounds_up_to_the_target(out: Path) -> None:
+    table = read(out, "energy_to_target.csv").set_index("strategy")
+    assert "grid" not in table.index  # its rounds have no energy
+    for strategy in ("random", "gp_pi"):
+        accs, energies = fake_store.SEARCH[strategy]
+        assert energies is not None
+        acc = np.array([np.nan if a is None else a for a in accs])
+        target = np.nanmax(acc) * 0.99
+        first = int(np.flatnonzero(np.nan_to_num(acc) >= target)[0])
+        row = table.loc[strategy]
+        assert row["target_accuracy"] == pytest.approx(target)
+        assert row["rounds_to_target"] == first + 1
+        # energy_net_j is preferred over gross energy_j (= net + 5 in the store).
+        assert row["energy_to_target_j"] == pytest.approx(sum(energies[: first + 1]))
+        assert row["total_energy_j"] == pytest.approx(sum(energies))
+    assert table.loc["gp_pi", "energy_to_target_j"] == pytest.approx(23.0)
+
+
+def factorial_frame(reps: bool = False) -> pd.DataFrame:
+    rows = []
+    for linear, conv, relu in ARCHS:
+        for rnd in range(fake_store.FACTORIAL_ROUNDS):
+            e = fake_store.factorial_energy(linear, conv, relu, rnd)
+            a = fake_store.factorial_accuracy(linear, conv, relu, rnd)
+            pairs = [(e / 2 - 1, a - 0.001), (e / 2 + 1, a + 0.001)] if reps else [(e, a)]
+            rows += [
+                {"linear": linear, "conv": conv, "relu": relu, "energy": pe, "accuracy": pa}
+                for pe, pa in pairs
+            ]
+    return pd.DataFrame(rows)
+
+
+def check_kruskal(table: pd.DataFrame, data: pd.DataFrame) -> None:
+    assert list(table.columns) == ["factor", "statistic", "p", "eta2", "magnitude"]
+    assert list(table["factor"]) == ["linear", "conv", "relu"]
+    n = len(data)
+    for _, row in table.iterrows():
+        groups = [g["energy"].to_numpy() for _, g in data.groupby(row["factor"])]
+        ref = sps.kruskal(*groups)
+        eta2 = (ref.statistic - len(groups) + 1) / (n - len(groups))
+        assert row["statistic"] == pytest.approx(ref.statistic)
+        assert row["p"] == pytest.approx(ref.pvalue)
+        assert row["eta2"] == pytest.approx(eta2)
+        expected = ["negligible", "small", "medium", "large"][
+            int(np.searchsorted([0.01, 0.06, 0.14], eta2, side="right"))
+        ]
+        assert row["magnitude"] == expected
+
+
+def test_kruskal_wallis_matches_scipy(out: Path) -> None:
+    table = read(out, "kruskal_wallis.csv")
+    check_kruskal(table, factorial_frame())
+    # conv doubles energy in the store: it must separate the groups perfectly.
+    assert table.set_index("factor").loc["conv", "magnitude"] == "large"
+
+
+def test_energy_cv_per_configuration(out: Path) -> None:
+    table = read(out, "energy_cv.csv")
+    data = factorial_frame()
+    assert len(table) == len(ARCHS)
+    for _, row in table.iterrows():
+        e = data[
+            (data["linear"] == row["linear"])
+            & (data["conv"] == row["conv"])
+            & (data["relu"] == row["relu"])
+        ]["energy"]
+        assert row["n"] == fake_store.FACTORIAL_ROUNDS
+        assert row["cv"] == pytest.approx(sps.variation(e, ddof=1))
+        assert row["mean_energy_j"] == pytest.approx(e.mean())
+
+
+def test_shapiro_and_dunn_tables(out: Path) -> None:
+    shapiro = read(out, "shapiro_wilk.csv")
+    assert len(shapiro) == len(ARCHS)
+    e = [fake_store.factorial_energy(3, 1, 0, r) for r in range(fake_store.FACTORIAL_ROUNDS)]
+    row = shapiro[shapiro["config"] == "lin3 conv1 relu0"].iloc[0]
+    assert row["W"] == pytest.approx(sps.shapiro(e).statistic)
+    dunn = read(out, "dunn.csv")
+    assert set(dunn["p_adjust"]) == {"holm"}
+    assert set(dunn["factor"]) == {"linear", "conv", "relu", "config"}
+    assert (dunn["factor"] == "config").sum() == len(ARCHS) * (len(ARCHS) - 1) // 2
+    assert dunn[["p"]].ge(0).all().all() and dunn[["p"]].le(1).all().all()
+
+
+def test_mean_energy_increase_per_factor(out: Path) -> None:
+    table = read(out, "energy_increase.csv").set_index("factor")
+    data = factorial_frame()
+    for factor, (lo, hi) in {"conv": (1, 4), "linear": (3, 7), "relu": (0, 1)}.items():
+        means = data.groupby(factor)["energy"].mean()
+        assert table.loc[factor, "increase_pct"] == pytest.approx(
+            (means[hi] / means[lo] - 1) * 100
+        )
+    assert table.loc["conv", "increase_pct"] > 90  # the thesis's "+95%" shape
+
+
+def test_clusters_split_by_conv_layers(out: Path) -> None:
+    table = read(out, "clusters.csv").set_index("cluster")
+    data = factorial_frame()
+    for cluster, conv in (("E+", 4), ("E-", 1)):
+        part = data[data["conv"] == conv]
+        row = table.loc[cluster]
+        assert row["n"] == len(part)
+        assert row["mean_energy_j"] == pytest.approx(part["energy"].mean())
+        assert row["mean_accuracy"] == pytest.approx(part["accuracy"].mean())
+        assert row["max_accuracy"] == pytest.approx(part["accuracy"].max())
+        assert row["std_accuracy"] == pytest.approx(part["accuracy"].std(ddof=1))
+        assert all(f"conv{conv}" in c for c in row["configs"].split("; "))
+
+
+def test_peak_power_small_against_large_batches(out: Path) -> None:
+    table = read(out, "peak_power.csv").set_index("model")
+    for model in fake_store.INFER_MODELS:
+
+        def peak(freq: int, batching: str, size: int, m: str = model) -> float:
+            return fake_store.inference_metrics(m, freq, batching, size)["power_peak_w_mean"]
+
+        small = peak(16, "greedy", 128)  # mean batch 1: the only run of at most 2 images
+        large = np.mean([peak(16, "fixed", 128), peak(128, "fixed", 128)])
+        row = table.loc[model]
+        assert row["small_peak_w"] == pytest.approx(small)
+        assert row["large_peak_w"] == pytest.approx(large)
+        assert row["difference_pct"] == pytest.approx((large / small - 1) * 100)
+        assert float(row["small_batch"]) == 1.0
+
+
+def test_energy_timeline_and_relative_change(out: Path) -> None:
+    timeline = read(out, "energy_timeline.csv")
+    assert list(dict.fromkeys(timeline["model"])) == ["alexnet", "shufflenet_v2_x1_0"]
+    row = timeline[(timeline["model"] == "alexnet") & (timeline["frequency"] == 16)].iloc[0]
+    expected = np.mean(
+        [
+            fake_store.inference_metrics("alexnet", 16, b, s)["energy_per_image_j"]
+            for b, s in fake_store.INFER_BATCHING
+        ]
+    )
+    assert row["energy_per_image_j"] == pytest.approx(expected)
+    assert row["year"] == 2012
+    change = read(out, "relative_change.csv").set_index("model")
+    # ShuffleNet's energies are 1.5× AlexNet's in the store.
+    assert change.loc["shufflenet_v2_x1_0", "energy_change_pct"] == pytest.approx(50.0)
+    assert change.loc["alexnet", "energy_change_pct"] == pytest.approx(0.0)
+    acc = imagenet_top1("shufflenet_v2_x1_0") / imagenet_top1("alexnet") - 1
+    assert change.loc["shufflenet_v2_x1_0", "accuracy_change_pct"] == pytest.approx(acc * 100)
+
+
+def test_report_embeds_every_file_and_names_what_is_missing(out: Path) -> None:
+    md = (out / "report.md").read_text()
+    files = sorted(p.name for p in out.iterdir() if p.name != "report.md")
+    assert {Path(f).suffix for f in files} == {".csv", ".png"}
+    for name in files:
+        assert f"]({name})" in md, name
+    for png in ("energy_cv.png", "energy_accuracy.png", "energy_latency.png", "qq_energy.png"):
+        assert png in files
+    assert "search-grid" in md and "Missing" in md  # the unmetered search study
+
+
+def test_repetition_unit_reads_step_metrics(store: str, tmp_path: Path) -> None:
+    build_report(report_cfg(store, fake_store.EXPERIMENT, tmp_path, "factorial.unit=repetition"))
+    cv = read(tmp_path, "energy_cv.csv")
+    assert set(cv["n"]) == {2 * fake_store.FACTORIAL_ROUNDS}
+    check_kruskal(read(tmp_path, "kruskal_wallis.csv"), factorial_frame(reps=True))
+
+
+def test_empty_experiment_says_so_without_figures(store: str, tmp_path: Path) -> None:
+    path = build_report(report_cfg(store, fake_store.EMPTY_EXPERIMENT, tmp_path))
+    assert "no runs" in path.read_text()
+    assert not list(tmp_path.glob("*.png")) and not list(tmp_path.glob("*.csv"))
+
+
+def test_unknown_experiment_lists_the_existing_ones(store: str, tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="experiments there:.*green"):
+        build_report(report_cfg(store, "nope", tmp_path))
+
+
+def test_command_line_error_exits_2_on_one_line(store: str, tmp_path: Path) -> None:
+    env = {**os.environ, "MLFLOW_TRACKING_URI": store}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "green_ai.report",
+            "tracking.experiment=nope",
+            f"out_dir={tmp_path}",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1 and "nope" in lines[0] and "green" in lines[0]
+    assert not (tmp_path / "r").exists()
