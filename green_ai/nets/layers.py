@@ -21,25 +21,22 @@ def linear_stack(widths: list[int]) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def halving_widths(
-    first: int, count: int, num_classes: int, *, what: str, before: int = 0
-) -> list[int]:
+def halving_widths(first: int, count: int, num_classes: int, *, what: str) -> list[int]:
     """Output widths of `count` linear layers halving from `first`; the last is the classes.
 
-    `before` counts layers of the same stack that come ahead of these (for the message).
     Raises a UserError naming the largest count that keeps every hidden layer at least as
     wide as the number of classes.
     """
-    check_count(what, count + before, minimum=1)
+    check_count(what, count, minimum=1)
     hidden = [first // 2**i for i in range(count - 1)]
     if hidden and hidden[-1] < num_classes:
         limit = 1
         while first // 2 ** (limit - 1) >= num_classes:
             limit += 1
         raise UserError(
-            f"{what}={count + before} is too many: halving from {first} units, at most "
-            f"{limit + before} layers keep every hidden layer at least {num_classes} wide "
-            f"(the classes). Use {what}=1..{limit + before}."
+            f"{what}={count} is too many: halving from {first} units, at most {limit} "
+            f"layers keep every hidden layer at least {num_classes} wide (the classes). "
+            f"Use {what}=1..{limit}."
         )
     return [*hidden, num_classes]
 

@@ -49,12 +49,7 @@ class SimpleCNN(nn.Module):
             blocks.append(nn.MaxPool2d(2))
             c, h, w = out, h // 2, w // 2
         self.features = nn.Sequential(*blocks)
-        check_count("linear", linear, minimum=1)
-        widths = (
-            halving_widths(hidden, linear - 1, num_classes, what="linear", before=1)
-            if linear > 1
-            else [num_classes]
-        )
+        widths = halving_widths(hidden, linear, num_classes, what="linear")
         self.head = linear_stack([c * h * w, *widths])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

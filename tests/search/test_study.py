@@ -1,0 +1,165 @@
+"""Studies end to end on tiny synthetic data: MLflow runs, resume, failures, validation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import mlflow
+import optuna
+import pytest
+from mlflow import MlflowClient
+from omegaconf import DictConfig
+
+from green_ai.errors import UserError
+from green_ai.search import run_study, study_name
+from green_ai.search import study as study_module
+from green_ai.training import DivergedError
+
+Make = Callable[..., DictConfig]
+
+
+def runs_of(cfg: DictConfig) -> tuple[list, list]:
+    mlflow.set_tracking_uri(cfg.tracking.uri)
+    client = MlflowClient()
+    exp = client.get_experiment_by_name(cfg.tracking.experiment)
+    runs = client.search_runs([exp.experiment_id], max_results=1000)
+    parents = [r for r in runs if r.data.tags["green_ai.kind"] == "train_study"]
+    rounds = [r for r in runs if r.data.tags["green_ai.kind"] == "train_round"]
+    return parents, rounds
+
+
+def test_study_tracks_parent_and_rounds_then_resumes(make_cfg: Make) -> None:
+    cfg = make_cfg()
+    outcome = run_study(cfg)
+    assert outcome.rounds_completed == 2 and outcome.new_rounds == 2
+    parents, rounds = runs_of(cfg)
+    assert len(parents) == 1 and len(rounds) == 2
+    parent = parents[0]
+    for key in (
+        "net",
+        "conv",
+        "linear",
+        "relu",
+        "dataset",
+        "search",
+        "hparams",
+        "epochs",
+        "rounds",
+        "repetitions",
+        "seed",
+        "batch_size",
+    ):
+        assert key in parent.data.params, key
+    assert parent.data.params["net"] == "simplecnn"
+    assert parent.data.metrics["rounds_completed"] == 2
+    assert parent.data.metrics["best_accuracy"] == pytest.approx(outcome.best_accuracy)
+    assert {"git_commit", "device", "energy.backend", "study_name"} <= set(parent.data.tags)
+    client = MlflowClient()
+    artifacts = [a.path for a in client.list_artifacts(parent.info.run_id)]
+    assert "config.yaml" in artifacts
+    for r in rounds:
+        assert r.data.tags["mlflow.parentRunId"] == parent.info.run_id
+        assert {"lr", "beta1", "beta2", "round"} <= set(r.data.params)
+        assert 0.0 <= r.data.metrics["accuracy"] <= 1.0
+        assert "duration_s" in r.data.metrics
+        history = client.get_metric_history(r.info.run_id, "test_accuracy")
+        assert sorted(m.step for m in history) == [0, 1]  # 2 repetitions × 1 epoch
+        assert len(client.get_metric_history(r.info.run_id, "train_loss")) == 2
+        # energy=none: durations only, no energy metric at all (never a 0)
+        assert not any("energy" in k for k in r.data.metrics)
+    # The round's accuracy is the mean of its repetitions.
+    for r in rounds:
+        reps = [m.value for m in client.get_metric_history(r.info.run_id, "rep_accuracy")]
+        assert r.data.metrics["accuracy"] == pytest.approx(sum(reps) / len(reps))
+
+    again = run_study(cfg)
+    assert again.new_rounds == 0 and again.rounds_completed == 2
+    assert again.parent_run_id == outcome.parent_run_id
+    assert len(runs_of(cfg)[1]) == 2
+
+    more = make_cfg("rounds=3")
+    assert study_name(more) == study_name(cfg)
+    extended = run_study(more)
+    assert extended.new_rounds == 1 and extended.rounds_completed == 3
+    parents, rounds = runs_of(cfg)
+    assert len(parents) == 1 and len(rounds) == 3
+    assert parents[0].data.tags["resumed_with.rounds"] == "3"
+    # resumed rounds draw new hyperparameters, not the first round's again
+    lrs = {r.data.params["lr"] for r in rounds}
+    assert len(lrs) == 3
+
+
+def test_study_name_follows_the_config(make_cfg: Make) -> None:
+    base = study_name(make_cfg())
+    assert study_name(make_cfg("progress=log", "energy=estimate")) == base
+    assert study_name(make_cfg("conv=2")) != base
+    assert study_name(make_cfg("hparams=adam5")) != base
+    assert study_name(make_cfg("study.name=mine")) == "mine"
+
+
+def test_a_failed_repetition_fails_the_round_and_the_study_goes_on(
+    make_cfg: Make, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = study_module.train_repetition
+    calls = {"n": 0}
+
+    def flaky(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 2:  # the second repetition of round 0
+            raise DivergedError("training loss became nan in epoch 0")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(study_module, "train_repetition", flaky)
+    cfg = make_cfg("rounds=2")
+    outcome = run_study(cfg)
+    assert outcome.rounds_completed == 2
+    storage = optuna.load_study(study_name=outcome.study_name, storage=cfg.study.storage)
+    states = [t.state for t in storage.trials]
+    assert states == [optuna.trial.TrialState.FAIL, optuna.trial.TrialState.COMPLETE]
+    assert "diverged" in storage.trials[0].user_attrs["fail_reason"]
+    _, rounds = runs_of(cfg)
+    failed = [r for r in rounds if r.data.tags["state"] == "FAIL"]
+    assert len(failed) == 1 and failed[0].info.status == "FAILED"
+    assert "nan" in failed[0].data.tags["fail_reason"]
+    # the failed round keeps what it measured before failing
+    assert "rep_accuracy" in failed[0].data.metrics
+    # a rerun does not redo the failed round: it was a real result
+    assert run_study(cfg).new_rounds == 0
+
+
+def test_estimated_energy_reaches_every_round_and_the_parent(make_cfg: Make) -> None:
+    cfg = make_cfg("energy=estimate", "energy.idle_s=0.2", "energy.settle_s=0")
+    run_study(cfg)
+    parents, rounds = runs_of(cfg)
+    for r in rounds:
+        for key in ("energy_j", "power_mean_w", "co2_g"):
+            assert r.data.metrics[key] > 0, key
+        history = MlflowClient().get_metric_history(r.info.run_id, "epoch_energy_j")
+        assert len(history) == 2
+        assert sum(m.value for m in history) <= r.data.metrics["energy_j"] * 1.0001
+    parent = parents[0]
+    assert parent.data.tags["energy.kind"] == "estimated"
+    total = sum(r.data.metrics["energy_j"] for r in rounds)
+    assert parent.data.metrics["energy_j"] == pytest.approx(total)
+    cumulative = MlflowClient().get_metric_history(parent.info.run_id, "cumulative_energy_j")
+    assert [m.step for m in sorted(cumulative, key=lambda m: m.step)] == [0, 1]
+    assert max(m.value for m in cumulative) == pytest.approx(total)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("conv=-1", "conv=-1 must be an integer of at least 0"),
+        ("conv=9", "at most 4 fit"),
+        ("rounds=0", "rounds=0 must be an integer of at least 1"),
+        ("relu=2", "relu=2 must be 0"),
+        ("search.objectives=[energy]", "search.objectives"),
+    ],
+)
+def test_bad_overrides_fail_before_training(
+    make_cfg: Make, override: str, message: str, tmp_path: Path
+) -> None:
+    with pytest.raises(UserError, match=message.replace("[", r"\[")):
+        run_study(make_cfg(override))
+    assert not (tmp_path / "studies.db").exists()
