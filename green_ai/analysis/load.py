@@ -34,7 +34,15 @@ STUDY_PARAMS = (
     "batch_size",
     "seed",
 )
-INFERENCE_PARAMS = ("model", "frequency", "arrivals", "batching", "batch_size", "max_batch")
+INFERENCE_PARAMS = (
+    "model",
+    "frequency",
+    "arrivals",
+    "batching",
+    "batch_size",
+    "max_batch",
+    "max_delay_s",
+)
 INFERENCE_METRICS = (
     "energy_per_image_j",
     "energy_j",
@@ -173,7 +181,7 @@ def _inference(infer: pd.DataFrame) -> pd.DataFrame:
     frame = pd.DataFrame({"run_id": infer["run_id"]})
     for p in INFERENCE_PARAMS:
         frame[p] = _col(infer, f"params.{p}")
-    for p in ("frequency", "batch_size", "max_batch"):
+    for p in ("frequency", "batch_size", "max_batch", "max_delay_s"):
         frame[p] = _numeric(frame[p])
     for m in INFERENCE_METRICS:
         frame[m] = _numeric(_col(infer, f"metrics.{m}"))
@@ -182,7 +190,7 @@ def _inference(infer: pd.DataFrame) -> pd.DataFrame:
 
 def _numeric(series: pd.Series) -> pd.Series:
     # Booleans logged by Hydra as "True"/"False" (e.g. relu) count as 1/0.
-    mapped = series.replace({"None": np.nan, "null": np.nan, "True": 1, "False": 0})
+    mapped = series.replace({"True": 1, "False": 0})  # "none" and the like become NaN below
     return pd.to_numeric(mapped, errors="coerce")
 
 

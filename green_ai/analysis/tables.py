@@ -119,7 +119,11 @@ def search_curves(rounds: pd.DataFrame, studies: pd.DataFrame) -> pd.DataFrame:
         r = rounds[rounds["study_name"] == s["study_name"]].sort_values("round")
         if r.empty:
             continue
-        energy = r["energy"].to_numpy(dtype=float)
+        # A round cut short (Ctrl-C) logs no energy; its partial cost is unknown and left out
+        # rather than turning every later cumulative figure into NaN.
+        energy = np.where(
+            (r["state"] != "COMPLETE") & r["energy"].isna(), 0.0, r["energy"].to_numpy(dtype=float)
+        )
         parts.append(
             pd.DataFrame(
                 {
@@ -375,8 +379,13 @@ def cluster_table(points: pd.DataFrame) -> pd.DataFrame:
 def inference_points(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per run with its batch label (G for greedy, as Figure 4.2 labels points)."""
     frame = runs.copy()
-    greedy = frame["batching"].astype(str).str.lower() == "greedy"
-    frame["batch_label"] = np.where(greedy, "G", frame["batch_size"].map(_int))
+    policy = frame["batching"].astype(str).str.lower()
+    greedy = policy == "greedy"
+    label = frame["batch_size"].map(_int)
+    # A timeout batch says its size and queue delay: 32/0.1s.
+    timeout = policy == "timeout"
+    label[timeout] = label[timeout] + "/" + frame["max_delay_s"][timeout].map("{:g}s".format)
+    frame["batch_label"] = np.where(greedy, "G", label)
     # Mean batch size where logged; the fixed size otherwise.
     frame["batch_effective"] = frame["batch_size_mean"].fillna(frame["batch_size"].where(~greedy))
     order = {m: i for i, m in enumerate(publication_order(sorted(frame["model"].unique())))}

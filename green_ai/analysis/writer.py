@@ -205,10 +205,14 @@ def _convergence_figure(
     caption: str,
 ) -> None:
     nets = studies.groupby(["net", "conv", "linear", "relu"], sort=True, dropna=False)
+    # Titles name the layer counts only where panels differ in them (dense nets ignore conv).
+    shown = [f for f in tables.FACTORS if studies[f].nunique() > 1]
     fig, axes = plots.panels(nets.ngroups)
     for ax, ((net, conv, linear, relu), s) in zip(axes, nets, strict=True):
         plots.convergence(ax, curves[curves["study_name"].isin(s["study_name"])], labels, x)
-        ax.set_title(f"{net} ({tables.config_label(linear, conv, relu)})")
+        counts = {"conv": conv, "linear": linear, "relu": relu}
+        extra = " ".join(f"{f}={tables._int(counts[f])}" for f in shown)
+        ax.set_title(f"{net} ({extra})" if extra else str(net))
     report.figure(name, fig, caption)
 
 
@@ -247,7 +251,7 @@ def _factorial_section(
         return
     metrics = sorted(set(pd.concat([f.studies for f, _ in groups])["energy_metric"]))
     if unit == "repetition":
-        sources = "`rep_energy_j`, `rep_accuracy`"
+        sources = "energy: `rep_energy_j` (gross, idle included), accuracy: `rep_accuracy`"
     else:
         sources = "energy: " + ", ".join(f"`{m}`" for m in metrics) + ", accuracy: `accuracy`"
     report.text(
