@@ -11,6 +11,8 @@ import torch
 
 from green_ai.energy._backend import Backend
 from green_ai.energy._meter import EnergyMeter
+from green_ai.energy._nvml import open_nvml
+from green_ai.energy._rapl import RaplBackend
 from green_ai.energy._simple import EstimateBackend, NoneBackend
 from green_ai.errors import UserError
 
@@ -59,19 +61,14 @@ def _choose(
     if name == "estimate":
         return EstimateBackend(cfg["watts_per_core"], cpu_time), "as configured (energy=estimate)"
     if name == "nvml":
-        from green_ai.energy._nvml import open_nvml
-
         try:
             return open_nvml(cfg, device), "as configured (energy=nvml)"
         except UserError as exc:
             raise UserError(f"energy=nvml: {exc}; {_FALLBACK_HINT}") from exc
     if name == "rapl":
-        from green_ai.energy._rapl import RaplBackend
-
         try:
-            return RaplBackend(
-                cfg["powercap_root"], cfg["interval_s"]
-            ), "as configured (energy=rapl)"
+            backend = RaplBackend(cfg["powercap_root"], cfg["interval_s"])
+            return backend, "as configured (energy=rapl)"
         except UserError as exc:
             raise UserError(f"energy=rapl: {exc}; {_FALLBACK_HINT}") from exc
     return _auto(cfg, device, cpu_time)
@@ -81,9 +78,6 @@ def _auto(
     cfg: dict[str, Any], device: torch.device, cpu_time: Callable[[], float]
 ) -> tuple[Backend, str]:
     """NVML when training on CUDA and NVML works, else RAPL when readable, else the estimate."""
-    from green_ai.energy._nvml import open_nvml
-    from green_ai.energy._rapl import RaplBackend
-
     skipped: list[str] = []
     if device.type == "cuda" or cfg["devices"] is not None:
         try:

@@ -129,3 +129,18 @@ def test_rapl_requested_but_absent_says_what_to_do(
 ) -> None:
     with pytest.raises(UserError, match="energy=rapl: .*energy=auto"):
         build(energy_cfg("rapl", powercap_root=str(tmp_path / "x")), "cpu", clock)
+
+
+@pytest.mark.parametrize("backend", ["estimate", "none"])
+def test_config_group_composes_with_hydra(backend: str, clock: FakeClock) -> None:
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    try:
+        with initialize_config_dir(str(Path("conf").resolve()), version_base="1.3"):
+            cfg = compose(overrides=[f"+energy={backend}", "energy.interval_s=0.01"])
+    finally:
+        GlobalHydra.instance().clear()
+    meter = build(cfg.energy, "cpu", clock)
+    assert meter.backend == backend
+    assert cfg.energy.interval_s == 0.01  # the inference study overrides it so
