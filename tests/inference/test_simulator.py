@@ -1,0 +1,137 @@
+"""The simulator against cases worked out by hand, and `recommend` (thesis §4.5.1)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from green_ai.errors import UserError
+from green_ai.inference import (
+    FixedBatching,
+    GreedyBatching,
+    Profile,
+    TimeoutBatching,
+    arrival_offsets,
+    candidates,
+    recommend,
+    simulate,
+)
+
+
+def test_fixed_batches_at_a_constant_rate() -> None:
+    # Requests every 0.1 s; pairs are served when the second arrives, for 0.05 s each.
+    profile = Profile([1, 2], service_s=[0.05, 0.05], energy_j=[1.0, 2.0], idle_power_w=10.0)
+    arrivals = np.array([0.0, 0.1, 0.2, 0.3, 0.4, 0.5])
+    metrics, trace = simulate(profile, arrivals, FixedBatching(2))
+    assert [(b.first, b.size) for b in trace.batches] == [(0, 2), (2, 2), (4, 2)]
+    assert [b.start_s for b in trace.batches] == pytest.approx([0.1, 0.3, 0.5])
+    assert trace.response_s == pytest.approx([0.15, 0.05, 0.15, 0.05, 0.15, 0.05])
+    assert metrics.response_max_s == pytest.approx(0.15)
+    assert metrics.duration_s == pytest.approx(0.55)
+    assert metrics.batches == 3
+    assert metrics.batch_size_mean == 2
+    # 3 batches x 2 J, and 10 W over the 0.55 - 0.15 s the model waited: 10 J for 6 images.
+    assert metrics.energy_j == pytest.approx(10.0)
+    assert metrics.energy_per_image_j == pytest.approx(10.0 / 6)
+    assert metrics.arrival_lag_max_s == 0.0
+
+
+def test_greedy_when_the_model_is_slower_than_the_stream() -> None:
+    # Service 0.25 s whatever the size; requests every 0.1 s. Served: {0} from 0 to 0.25,
+    # {1, 2} from 0.25 to 0.5, {3, 4} from 0.5 to 0.75.
+    profile = Profile([1, 8], service_s=[0.25, 0.25])
+    arrivals = np.array([0.0, 0.1, 0.2, 0.3, 0.4])
+    metrics, trace = simulate(profile, arrivals, GreedyBatching(128))
+    assert [b.size for b in trace.batches] == [1, 2, 2]
+    assert trace.response_s == pytest.approx([0.25, 0.4, 0.3, 0.45, 0.35])
+    assert metrics.response_p50_s == pytest.approx(0.35)
+    assert metrics.throughput_rps == pytest.approx(5 / 0.75)
+    assert metrics.energy_j is None  # no energy in the profile: absent, not 0
+
+
+def test_timeout_releases_a_partial_batch_at_the_deadline() -> None:
+    # Batch 3, delay 0.3 s, service 0.1 s. {0, 1} wait until 0 + 0.3 and end at 0.4; {2, 3, 4}
+    # fill up at 1.1 and end at 1.2.
+    profile = Profile([1, 3], service_s=[0.1, 0.1])
+    arrivals = np.array([0.0, 0.1, 1.0, 1.05, 1.1])
+    _, trace = simulate(profile, arrivals, TimeoutBatching(3, 0.3))
+    assert [(b.first, b.size) for b in trace.batches] == [(0, 2), (2, 3)]
+    assert [b.start_s for b in trace.batches] == pytest.approx([0.3, 1.1])
+    assert trace.response_s == pytest.approx([0.4, 0.3, 0.2, 0.15, 0.1])
+
+
+def test_the_last_partial_fixed_batch_is_flushed_when_the_stream_ends() -> None:
+    profile = Profile([1, 4], service_s=[0.01, 0.04])
+    arrivals = np.arange(6) * 0.5
+    _, trace = simulate(profile, arrivals, FixedBatching(4))
+    assert [b.size for b in trace.batches] == [4, 2]
+    # The pair goes as soon as the last request arrives (2.5 s), served in 0.02 s.
+    assert trace.batches[1].start_s == pytest.approx(2.5)
+    assert trace.batches[1].end_s == pytest.approx(2.52)
+
+
+def test_profile_interpolates_between_sizes_and_extends_beyond() -> None:
+    p = Profile([2, 4, 8], service_s=[0.2, 0.3, 0.7], energy_j=[2.0, 3.0, 5.0])
+    assert p.service_time(3) == pytest.approx(0.25)
+    assert p.service_time(6) == pytest.approx(0.5)
+    assert p.service_time(10) == pytest.approx(0.9)  # last segment extended: 0.1 s per image
+    assert p.service_time(1) == pytest.approx(0.15)  # first segment extended backwards
+    assert p.batch_energy(16) == pytest.approx(9.0)
+    with pytest.raises(ValueError, match="sorted"):
+        Profile([4, 2], service_s=[0.1, 0.2])
+
+
+def test_profile_round_trips_through_json(tmp_path: Path) -> None:
+    p = Profile([1, 2], [0.1, 0.15], [1.0, 1.6], [50.0, 60.0], 20.0, {"model": "alexnet"})
+    p.save(tmp_path / "p.json")
+    assert Profile.load(tmp_path / "p.json") == p
+    with pytest.raises(UserError, match="cannot read"):
+        Profile.load(tmp_path / "missing.json")
+
+
+def test_a_full_run_is_simulated_well_under_a_second() -> None:
+    # Greedy at a low rate is the worst case: one batch per request, 8192 of them.
+    profile = Profile([1, 128], service_s=[0.005, 0.2], energy_j=[0.5, 20], idle_power_w=30.0)
+    arrivals = arrival_offsets(frequency=16, requests=8192, arrivals="poisson", seed=0)
+    t = time.perf_counter()
+    metrics, _ = simulate(profile, arrivals, GreedyBatching(128))
+    elapsed = time.perf_counter() - t
+    assert metrics.batches > 7000
+    assert elapsed < 1.0
+
+
+# A stream of 10 requests/s, a model that costs 1 J per batch whatever its size, 10 ms per
+# batch, no idle power: energy per image is 1 / batch size, and fixed-k holds its first request
+# (k - 1) / 10 s.
+FLAT = Profile([1, 8], service_s=[0.01, 0.01], energy_j=[1.0, 1.0], idle_power_w=0.0)
+STREAM = np.arange(40) / 10
+
+
+def test_recommend_picks_the_largest_batch_within_the_limit() -> None:
+    policies = candidates([1, 2, 4, 8], max_batch=128, max_delays_s=[0.25])
+    best, ranked = recommend(FLAT, STREAM, policies, limit_s=0.35, statistic="max")
+    # fixed-4: 0.25 J/image, max 0.31 s. fixed-8 (0.71 s) is too slow; timeout-*-0.25 s forms
+    # batches of 3 (0.33 J/image).
+    assert best is not None
+    assert best.label == "fixed-4"
+    assert best.metrics.energy_per_image_j == pytest.approx(0.25)
+    assert best.metrics.response_max_s == pytest.approx(0.31)
+    energies = [c.metrics.energy_per_image_j or 0.0 for c in ranked]
+    assert None not in [c.metrics.energy_per_image_j for c in ranked]
+    assert energies == sorted(energies)
+    assert ranked[0].label == "fixed-8"  # the most efficient overall, but over the limit
+    tight, _ = recommend(FLAT, STREAM, policies, limit_s=0.2, statistic="max")
+    assert tight is not None and tight.label == "fixed-2"
+    none, _ = recommend(FLAT, STREAM, policies, limit_s=0.005, statistic="max")
+    assert none is None
+
+
+def test_recommend_needs_energy_in_the_profile() -> None:
+    no_energy = Profile([1, 8], service_s=[0.01, 0.01])
+    with pytest.raises(UserError, match="energy"):
+        recommend(no_energy, STREAM, [FixedBatching(2)], limit_s=1.0)
+    with pytest.raises(UserError, match="p99 or max"):
+        recommend(FLAT, STREAM, [FixedBatching(2)], limit_s=1.0, statistic="mean")
