@@ -45,7 +45,8 @@ def probability_of_improvement(
     """
     import torch
 
-    return torch.special.ndtr(_improvement_z(mean, std, best, xi, maximize=maximize))
+    # exp(log Φ) keeps the lower tail, where torch's ndtr rounds to 0 (Φ(-9.5) ≈ 1e-21).
+    return torch.special.log_ndtr(_improvement_z(mean, std, best, xi, maximize=maximize)).exp()
 
 
 def _improvement_z(
@@ -124,6 +125,10 @@ class GPPISampler(BaseSampler):
         self._n_local_starts = n_local_starts
         self._search_space = IntersectionSearchSpace()
         self._warned_independent: set[str] = set()
+        # Kernel and noise hyperparameters of the last fit, per input dimension: the next fit
+        # starts from them (one more point rarely moves them far), which makes it much shorter.
+        self._last_fit: dict[int, dict[str, torch.Tensor]] = {}
+        self._last_model: tuple[tuple[bytes, bytes], SingleTaskGP] | None = None
 
     def reseed_rng(self) -> None:
         self._rng.seed()
@@ -229,9 +234,19 @@ class GPPISampler(BaseSampler):
         Y = (signed - signed.mean()) / (std if std > 0 else 1.0)
         best = float(Y.max())
 
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(rng.integers(2**31 - 1)))
-            model = _fit_gp(torch.tensor(X), torch.tensor(Y).unsqueeze(-1))
+        fit_seed = int(rng.integers(2**31 - 1))
+        key = (X.tobytes(), Y.tobytes())
+        if self._last_model is not None and self._last_model[0] == key:
+            # Same data as the last round (parallel workers asking before anyone told).
+            model = self._last_model[1]
+        else:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(fit_seed)
+                model = _fit_gp(
+                    torch.tensor(X), torch.tensor(Y).unsqueeze(-1), self._last_fit.get(X.shape[1])
+                )
+            self._last_fit[X.shape[1]] = _hyperparameters(model)
+            self._last_model = (key, model)
 
         def log_pi(x: torch.Tensor) -> torch.Tensor:
             posterior = model.posterior(x)
@@ -254,8 +269,13 @@ class GPPISampler(BaseSampler):
         return candidates[int(torch.argmax(scores))].numpy()
 
 
-def _fit_gp(X: torch.Tensor, Y: torch.Tensor) -> SingleTaskGP:
-    """A Matérn-5/2 ARD GP with modelled noise, hyperparameters fitted by marginal likelihood."""
+def _fit_gp(
+    X: torch.Tensor, Y: torch.Tensor, start: dict[str, torch.Tensor] | None = None
+) -> SingleTaskGP:
+    """A Matérn-5/2 ARD GP with modelled noise, hyperparameters fitted by marginal likelihood.
+
+    ``start`` holds hyperparameters of an earlier fit (see `_hyperparameters`) to start from.
+    """
     from botorch.exceptions import ModelFittingError
     from botorch.fit import fit_gpytorch_mll
     from botorch.models import SingleTaskGP
@@ -292,6 +312,8 @@ def _fit_gp(X: torch.Tensor, Y: torch.Tensor) -> SingleTaskGP:
             outcome_transform=None,
             input_transform=None,
         )
+        if start is not None:
+            model.load_state_dict(start, strict=False)
         mll = ExactMarginalLogLikelihood(model.likelihood, model)
         try:
             fit_gpytorch_mll(mll)
@@ -301,6 +323,11 @@ def _fit_gp(X: torch.Tensor, Y: torch.Tensor) -> SingleTaskGP:
             _logger.warning("GPPISampler: GP fitting failed; using the prior's hyperparameters.")
     model.eval()
     return model
+
+
+def _hyperparameters(model: SingleTaskGP) -> dict[str, torch.Tensor]:
+    """The fitted length scales, noise and constant mean, without data, priors or bounds."""
+    return {k: v.detach().clone() for k, v in model.named_parameters()}
 
 
 def _refine(log_pi: Any, starts: torch.Tensor) -> torch.Tensor:
