@@ -3,20 +3,31 @@
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import numpy as np
 import optuna
 import pytest
 import torch
+from optuna.samplers import BaseSampler
 from optuna.trial import Trial, TrialState
 from pytest_mock import MockerFixture
 from scipy.stats import norm
 
-from green_ai.samplers import GPPISampler, probability_of_improvement
-from green_ai.samplers import _gp_pi
+from green_ai.samplers import GPPISampler, _gp_pi, probability_of_improvement
 
-# Small settings that keep each GP round quick.
-FAST = {"n_candidates": 64, "n_local_starts": 1}
+
+def _fast(
+    seed: int, n_startup_trials: int, independent_sampler: BaseSampler | None = None
+) -> GPPISampler:
+    # Few candidates and one local start keep each GP round quick.
+    return GPPISampler(
+        seed=seed,
+        n_startup_trials=n_startup_trials,
+        n_candidates=64,
+        n_local_starts=1,
+        independent_sampler=independent_sampler,
+    )
 
 
 def _objective(trial: Trial) -> float:
@@ -45,7 +56,7 @@ def test_pi_is_finite_where_the_posterior_is_certain() -> None:
 
 def test_same_seed_gives_the_same_suggestions() -> None:
     def run(seed: int) -> list[dict[str, float]]:
-        sampler = GPPISampler(seed=seed, n_startup_trials=2, **FAST)
+        sampler = _fast(seed, 2)
         study = optuna.create_study(direction="maximize", sampler=sampler)
         study.optimize(_objective, n_trials=5)
         return [t.params for t in study.trials]
@@ -57,11 +68,9 @@ def test_same_seed_gives_the_same_suggestions() -> None:
 
 def test_minimising_mirrors_maximising() -> None:
     # Eq. 3.2 is Eq. 3.1 applied to −f: the same seed must make the same choices.
-    def run(direction: str) -> list[dict[str, float]]:
+    def run(direction: Literal["maximize", "minimize"]) -> list[dict[str, float]]:
         sign = 1.0 if direction == "maximize" else -1.0
-        study = optuna.create_study(
-            direction=direction, sampler=GPPISampler(seed=1, n_startup_trials=2, **FAST)
-        )
+        study = optuna.create_study(direction=direction, sampler=_fast(1, 2))
         study.optimize(lambda t: sign * _objective(t), n_trials=5)
         return [t.params for t in study.trials]
 
@@ -74,9 +83,7 @@ def test_minimising_mirrors_maximising() -> None:
 
 def test_failed_and_pruned_trials_are_left_out(mocker: MockerFixture) -> None:
     fit = mocker.spy(_gp_pi, "_fit_gp")
-    study = optuna.create_study(
-        direction="maximize", sampler=GPPISampler(seed=0, n_startup_trials=2, **FAST)
-    )
+    study = optuna.create_study(direction="maximize", sampler=_fast(0, 2))
 
     def objective(trial: Trial) -> float:
         value = _objective(trial)
@@ -103,7 +110,7 @@ def test_multi_objective_study_is_refused() -> None:
 def test_categoricals_go_to_the_independent_sampler(mocker: MockerFixture) -> None:
     independent = optuna.samplers.RandomSampler(seed=0)
     spy = mocker.spy(independent, "sample_independent")
-    sampler = GPPISampler(seed=0, independent_sampler=independent, n_startup_trials=2, **FAST)
+    sampler = _fast(0, 2, independent_sampler=independent)
     study = optuna.create_study(direction="maximize", sampler=sampler)
 
     def objective(trial: Trial) -> float:
@@ -134,10 +141,10 @@ def test_gets_closer_than_random_search_on_a_smooth_function() -> None:
         lr = trial.suggest_float("lr", 1e-5, 1e-1, log=True)
         return (x - 0.3) ** 2 + (y + 0.4) ** 2 + 0.1 * (math.log10(lr) + 3.5) ** 2
 
-    budget, regrets = 12, {"gp_pi": [], "random": []}
+    budget, regrets = 12, {"gp_pi": list[float](), "random": list[float]()}
     for seed in range(3):
         samplers = {
-            "gp_pi": GPPISampler(seed=seed, n_startup_trials=5, **FAST),
+            "gp_pi": _fast(seed, 5),
             "random": optuna.samplers.RandomSampler(seed=seed),
         }
         for name, sampler in samplers.items():
@@ -145,5 +152,5 @@ def test_gets_closer_than_random_search_on_a_smooth_function() -> None:
             study.optimize(objective, n_trials=budget)
             regrets[name].append(study.best_value)
     # The GP must win on every seed, and halve random search's median distance to the optimum.
-    assert all(g < r for g, r in zip(regrets["gp_pi"], regrets["random"]))
+    assert all(g < r for g, r in zip(regrets["gp_pi"], regrets["random"], strict=True))
     assert np.median(regrets["gp_pi"]) < 0.5 * np.median(regrets["random"])
