@@ -35,6 +35,22 @@ class DeviceData:
         return int(c), int(h), int(w)
 
 
+def dataset_shape(cfg: DictConfig) -> tuple[tuple[int, int, int], int]:
+    """Input shape and number of classes of the configured dataset, without loading it."""
+    name = str(cfg.name)
+    if name == "synthetic":
+        if str(cfg.shape) not in SHAPES:
+            raise UserError(
+                f"dataset.shape={cfg.shape!r} is not known; use one of {sorted(SHAPES)}"
+            )
+        return SHAPES[str(cfg.shape)], int(cfg.num_classes)
+    if name in SHAPES:
+        return SHAPES[name], 10
+    raise UserError(
+        f"dataset.name={name!r} is not known; use dataset=fashion_mnist, cifar10 or synthetic"
+    )
+
+
 def load_dataset(cfg: DictConfig, device: torch.device, *, seed: int = 0) -> DeviceData:
     """Build the configured dataset (`conf/dataset/*.yaml`) on `device`."""
     name = str(cfg.name)

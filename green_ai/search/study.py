@@ -23,7 +23,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 
-from green_ai.data import DeviceData, load_dataset
+from green_ai.data import DeviceData, dataset_shape, load_dataset
 from green_ai.energy import EnergyMeter, Measurement, build_meter, co2_g, measurement_metrics
 from green_ai.errors import UserError
 from green_ai.nets import build_net
@@ -107,9 +107,10 @@ def storage_url(cfg: DictConfig) -> str:
 def run_study(cfg: DictConfig) -> StudyOutcome:
     """Run (or resume) the study that `cfg` describes; see the module docstring."""
     validate(cfg)
+    input_shape, num_classes = dataset_shape(cfg.dataset)
+    _make_net(cfg, input_shape, num_classes)  # an unsupported layer count fails before loading
     device = resolve_device(str(cfg.device))
     data = load_dataset(cfg.dataset, device, seed=int(cfg.seed))
-    _check_net(cfg, data)
     space = build_space(cfg.hparams)
     objectives = list(cfg.search.get("objectives") or ["accuracy"])
     meter = build_meter(cfg.energy, device)
@@ -124,23 +125,19 @@ def run_study(cfg: DictConfig) -> StudyOutcome:
         meter.close()
 
 
-def _check_net(cfg: DictConfig, data: DeviceData) -> torch.nn.Module:
-    """Build the net once on the CPU so an unsupported layer count fails before training."""
-    return _make_net(cfg, data, torch.device("cpu"))
-
-
-def _make_net(cfg: DictConfig, data: DeviceData, device: torch.device) -> torch.nn.Module:
+def _make_net(
+    cfg: DictConfig, input_shape: tuple[int, int, int], num_classes: int
+) -> torch.nn.Module:
     options = OmegaConf.to_container(cfg.net.get("options") or {}, resolve=True)
-    net = build_net(
+    return build_net(
         str(cfg.net.name),
-        input_shape=data.input_shape,
-        num_classes=data.num_classes,
+        input_shape=input_shape,
+        num_classes=num_classes,
         conv=int(cfg.conv),
         linear=int(cfg.linear),
         relu=int(cfg.relu),
         options=options,  # type: ignore[arg-type]
     )
-    return net.to(device)
 
 
 class _Study:
@@ -349,7 +346,8 @@ class _Study:
         epochs = int(cfg.epochs)
         seed = (int(cfg.seed) * 1_000_003 + number * 1_009 + rep) % 2**31
         seed_everything(seed)
-        model = _make_net(cfg, self.data, self.data.train_x.device)
+        model = _make_net(cfg, self.data.input_shape, self.data.num_classes)
+        model = model.to(self.data.train_x.device)
         prefix = f"round{number}.rep{rep}"
 
         def on_epoch(e: EpochResult) -> None:
