@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from omegaconf import DictConfig, OmegaConf
 
-from .fakes import FakeClock, FakeGPU, fake_pynvml
+from .fakes import CONF, FakeClock, FakeGPU, fake_pynvml
 
 
 @pytest.fixture
@@ -20,7 +20,7 @@ def energy_cfg() -> Callable[..., DictConfig]:
     """The shipped `conf/energy/<backend>.yaml` with overrides."""
 
     def make(backend: str = "auto", /, **overrides: Any) -> DictConfig:
-        cfg = OmegaConf.load(f"conf/energy/{backend}.yaml")
+        cfg = OmegaConf.load(CONF / "energy" / f"{backend}.yaml")
         assert isinstance(cfg, DictConfig)
         for key, value in overrides.items():
             cfg[key] = value

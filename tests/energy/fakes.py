@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+CONF = Path(__file__).resolve().parents[2] / "conf"  # the shipped configs
+
 
 class FakeClock:
     """`clock()` returns the time the test set; `sleep(dt)` moves it on at once."""

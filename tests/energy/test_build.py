@@ -14,7 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 from green_ai.energy import BACKENDS, build_meter
 from green_ai.errors import UserError
 
-from .fakes import FakeClock, FakeGPU, make_powercap
+from .fakes import CONF, FakeClock, FakeGPU, make_powercap
 
 UUID = "GPU-11111111-aaaa-4000-8000-000000000000"
 
@@ -34,13 +34,13 @@ def energy_logs(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 def test_every_backend_has_a_config_with_the_same_keys() -> None:
-    files = sorted(Path("conf/energy").glob("*.yaml"))
+    files = sorted((CONF / "energy").glob("*.yaml"))
     assert sorted(f.stem for f in files) == sorted(BACKENDS)
     keys = {f.stem: set(OmegaConf.load(f).keys()) for f in files}  # type: ignore[union-attr]
     for name, cfg_keys in keys.items():
         assert cfg_keys == keys["auto"], name
-        assert OmegaConf.load(f"conf/energy/{name}.yaml").backend == name
-    auto = OmegaConf.load("conf/energy/auto.yaml")
+        assert OmegaConf.load(CONF / "energy" / f"{name}.yaml").backend == name
+    auto = OmegaConf.load(CONF / "energy" / "auto.yaml")
     assert auto.interval_s == 0.1  # thesis §3.3.3
     assert auto.devices is None
 
@@ -137,7 +137,7 @@ def test_config_group_composes_with_hydra(backend: str, clock: FakeClock) -> Non
     from hydra.core.global_hydra import GlobalHydra
 
     try:
-        with initialize_config_dir(str(Path("conf").resolve()), version_base="1.3"):
+        with initialize_config_dir(str(CONF), version_base="1.3"):
             cfg = compose(overrides=[f"+energy={backend}", "energy.interval_s=0.01"])
     finally:
         GlobalHydra.instance().clear()
