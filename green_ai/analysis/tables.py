@@ -379,13 +379,13 @@ def cluster_table(points: pd.DataFrame) -> pd.DataFrame:
 def inference_points(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per run with its batch label (G for greedy, as Figure 4.2 labels points)."""
     frame = runs.copy()
-    policy = frame["batching"].astype(str).str.lower()
-    greedy = policy == "greedy"
-    label = frame["batch_size"].map(_int)
-    # A timeout batch says its size and queue delay: 32/0.1s.
-    timeout = policy == "timeout"
-    label[timeout] = label[timeout] + "/" + frame["max_delay_s"][timeout].map("{:g}s".format)
-    frame["batch_label"] = np.where(greedy, "G", label)
+    greedy = frame["batching"].astype(str).str.lower() == "greedy"
+    frame["batch_label"] = [
+        _batch_label(str(b), size, delay)
+        for b, size, delay in zip(
+            frame["batching"], frame["batch_size"], frame["max_delay_s"], strict=True
+        )
+    ]
     # Mean batch size where logged; the fixed size otherwise.
     frame["batch_effective"] = frame["batch_size_mean"].fillna(frame["batch_size"].where(~greedy))
     order = {m: i for i, m in enumerate(publication_order(sorted(frame["model"].unique())))}
@@ -403,6 +403,15 @@ def inference_points(runs: pd.DataFrame) -> pd.DataFrame:
         "run_id",
     ]
     return frame[columns].reset_index(drop=True)
+
+
+def _batch_label(batching: str, size: object, delay: object) -> str:
+    """Figure 4.2's point labels: the batch size, G for greedy; timeout adds its delay."""
+    if batching.lower() == "greedy":
+        return "G"
+    if batching.lower() == "timeout":
+        return f"{_int(size)}/{_int(delay)}s"
+    return _int(size)
 
 
 def peak_power_table(points: pd.DataFrame, small_max: float, large_min: float) -> pd.DataFrame:
