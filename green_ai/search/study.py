@@ -368,6 +368,7 @@ class _Study:
             epochs=epochs,
             batch_size=int(cfg.batch_size),
             seed=seed,
+            eval_every_epoch=bool(cfg.get("eval_every_epoch", True)),
             epoch_window=lambda epoch: self.meter.window(f"{prefix}.epoch{epoch}"),
             on_epoch=on_epoch,
         )
