@@ -110,6 +110,17 @@ def build_report(cfg: DictConfig) -> Path:
             else ""
         )
     )
+    if "tags.energy.kind" in raw:
+        kinds = raw["tags.energy.kind"].dropna().value_counts()
+        report.text(
+            "Energy figures by meter kind (tag `energy.kind`): "
+            + ", ".join(f"{k}: {n} runs" for k, n in kinds.items())
+            + (
+                ". Estimated figures are a model of the CPU, not a measurement."
+                if "estimated" in kinds
+                else "."
+            )
+        )
     rounds, energy_info = tables.with_round_energy(runs.rounds, str(cfg.energy_metric))
     studies = runs.studies.merge(energy_info, on="study_name", how="left")
     studies["energy_metric"] = studies["energy_metric"].fillna("none")
