@@ -2,6 +2,10 @@
 
 A `Profile` holds what one model costs on one device: the service time and gross energy of a
 batch at a few batch sizes (linear in between, linear beyond the largest), and the idle power.
+A batch that follows a pause costs more than one that follows another batch (caches, clocks
+and the scheduler have gone cold; a low-rate stream serves only such batches), so a profile
+may carry both: `service_s`/`energy_j` back to back, `service_cold_s`/`energy_cold_j` after a
+pause. The simulator prices a batch as cold whenever the server waited before it.
 `simulate` drives the real server loop (`server.serve`) with a `VirtualExecutor` whose clock
 jumps from event to event, so a prediction makes the same batching decisions a real run makes;
 8192 requests take a fraction of a second. Energy is predicted as the batches' energy plus idle
@@ -51,22 +55,26 @@ class Profile:
     energy_j: list[float] | None = None
     power_peak_w: list[float] | None = None
     idle_power_w: float | None = None
+    service_cold_s: list[float] | None = None
+    energy_cold_j: list[float] | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         sizes = self.batch_sizes
         if not sizes or sorted(set(sizes)) != list(sizes) or sizes[0] < 1:
             raise ValueError(f"profile batch sizes must be distinct, sorted and >= 1: {sizes}")
-        for name in ("service_s", "energy_j", "power_peak_w"):
+        for name in ("service_s", "energy_j", "power_peak_w", "service_cold_s", "energy_cold_j"):
             values = getattr(self, name)
             if values is not None and len(values) != len(sizes):
                 raise ValueError(f"profile {name} has {len(values)} values for {len(sizes)} sizes")
 
-    def service_time(self, size: int) -> float:
-        return _interp(size, self.batch_sizes, self.service_s)
+    def service_time(self, size: int, *, cold: bool = False) -> float:
+        values = self.service_cold_s if cold and self.service_cold_s else self.service_s
+        return _interp(size, self.batch_sizes, values)
 
-    def batch_energy(self, size: int) -> float | None:
-        return None if self.energy_j is None else _interp(size, self.batch_sizes, self.energy_j)
+    def batch_energy(self, size: int, *, cold: bool = False) -> float | None:
+        values = self.energy_cold_j if cold and self.energy_cold_j else self.energy_j
+        return None if values is None else _interp(size, self.batch_sizes, values)
 
     def batch_peak_power(self, size: int) -> float | None:
         if self.power_peak_w is None:
@@ -103,27 +111,34 @@ def _interp(size: int, xs: Sequence[int], ys: Sequence[float]) -> float:
 
 
 class VirtualExecutor:
-    """The server's executor in virtual time: waiting and serving just move the clock."""
+    """The server's executor in virtual time: waiting and serving just move the clock.
+
+    The first batch, and every batch the server waited for, is priced as cold.
+    """
 
     def __init__(self, profile: Profile) -> None:
         self.profile = profile
         self.clock = 0.0
         self.busy_s = 0.0
         self.batch_energy_j: float | None = 0.0 if profile.energy_j is not None else None
+        self._waited = True
 
     def now(self) -> float:
         return self.clock
 
     def wait_until(self, t: float) -> float:
-        self.clock = max(self.clock, t)
+        if t > self.clock:
+            self.clock = t
+            self._waited = True
         return self.clock
 
     def process(self, first: int, size: int) -> BatchRecord:
         start = self.clock
-        service = self.profile.service_time(size)
+        cold, self._waited = self._waited, False
+        service = self.profile.service_time(size, cold=cold)
         self.clock += service
         self.busy_s += service
-        energy = self.profile.batch_energy(size)
+        energy = self.profile.batch_energy(size, cold=cold)
         if self.batch_energy_j is not None and energy is not None:
             self.batch_energy_j += energy
         return BatchRecord(

@@ -255,37 +255,47 @@ def _batches_csv(trace: Trace) -> str:
 
 
 def _measure_profile(cfg: DictConfig, s: Settings) -> Profile:
-    """Service time (median) and gross energy per batch at each `profile.batch_sizes`, then the
-    idle power over `profile.idle_s` seconds of rest."""
+    """Service time and gross energy per batch at each `profile.batch_sizes`, back to back and
+    after a pause of `profile.cold_gap_s`, then the idle power over `profile.idle_s` seconds.
+
+    Batches go through the same `ModelExecutor.process` as a real run, meter windows included,
+    so the profile prices what serving costs, not a bare forward pass.
+    """
     p = cfg.profile
     sizes = sorted({int(b) for b in p.batch_sizes})
     if not sizes or sizes[0] < 1:
         raise UserError(f"profile.batch_sizes={list(p.batch_sizes)} must be integers >= 1")
+    gap = float(p.cold_gap_s)
+    min_time, min_repeats = float(p.min_time_s), int(p.min_repeats)
     executor, meter = _prepare(cfg, s)
-    service: list[float] = []
-    energy: list[float | None] = []
+    hot_s: list[float] = []
+    hot_j: list[float | None] = []
+    cold_s: list[float] = []
+    cold_j: list[float | None] = []
     peak: list[float | None] = []
     try:
         with torch.inference_mode():
             for size in sizes:
-                t = time.perf_counter()
-                executor.run_batch(size)
-                first = time.perf_counter() - t
-                # Enough repeats that the window spans many power samples (10 ms apart).
-                repeats = max(int(p.min_repeats), math.ceil(float(p.min_time_s) / first))
-                times = []
+                first = executor.process(0, size)  # also warms up this shape
+                once = max(first.end_s - first.start_s, 1e-6)
+                # Back to back, inside one window spanning many power samples (10 ms apart);
+                # the wall time per batch includes what the loop does between batches.
+                repeats = max(min_repeats, math.ceil(min_time / once))
                 meter.begin("profile")
-                for _ in range(repeats):
-                    t = time.perf_counter()
-                    executor.run_batch(size)
-                    times.append(time.perf_counter() - t)
+                t = executor.now()
+                hot = [executor.process(0, size) for _ in range(repeats)]
+                hot_s.append((executor.now() - t) / repeats)
                 m = meter.end("profile")
-                service.append(statistics.median(times))
-                energy.append(None if m.energy_j is None else m.energy_j / repeats)
-                peak.append(m.power_peak_w)
-                log.info(
-                    "profile: batch %d: %.2f ms, %d repeats", size, service[-1] * 1e3, repeats
-                )
+                hot_j.append(None if m.energy_j is None else m.energy_j / repeats)
+                peak.append(_mean_or_none([b.power_peak_w for b in hot]))
+                if gap > 0:
+                    cold = []
+                    for _ in range(max(min_repeats, math.ceil(min_time / (gap + once)))):
+                        time.sleep(gap)
+                        cold.append(executor.process(0, size))
+                    cold_s.append(statistics.median(b.end_s - b.start_s for b in cold))
+                    cold_j.append(_mean_or_none([b.energy_j for b in cold]))
+                log.info("profile: batch %d: %.2f ms back to back", size, hot_s[-1] * 1e3)
         idle_power = None
         if float(p.idle_s) > 0:
             meter.begin("idle")
@@ -298,10 +308,12 @@ def _measure_profile(cfg: DictConfig, s: Settings) -> Profile:
         meter.close()
     profile = Profile(
         batch_sizes=sizes,
-        service_s=service,
-        energy_j=None if any(e is None for e in energy) else [float(e or 0) for e in energy],
-        power_peak_w=None if any(w is None for w in peak) else [float(w or 0) for w in peak],
+        service_s=hot_s,
+        energy_j=_all_or_none(hot_j),
+        power_peak_w=_all_or_none(peak),
         idle_power_w=idle_power,
+        service_cold_s=cold_s or None,
+        energy_cold_j=_all_or_none(cold_j) if cold_j else None,
         meta={
             "model": s.model,
             "weights": s.weights,
@@ -309,16 +321,35 @@ def _measure_profile(cfg: DictConfig, s: Settings) -> Profile:
             "device": _device_name(s.device),
             "energy.backend": backend,
             "energy.kind": kind,
+            "cold_gap_s": gap,
             "torch": torch.__version__,
         },
     )
     profile.save(str(p.path))
     print(f"profile of {s.model} at {s.image_size}px on {_device_name(s.device)} -> {p.path}")
+    print("  batch   back to back          after a pause")
     for i, size in enumerate(sizes):
-        e = profile.energy_j[i] if profile.energy_j is not None else None
-        print(f"  batch {size:4d}: {service[i] * 1e3:9.2f} ms  {_j(e)}/batch")
+        line = f"  {size:5d}  {hot_s[i] * 1e3:9.2f} ms {_j(_at(profile.energy_j, i)):>11s}"
+        if profile.service_cold_s is not None:
+            line += f"  {profile.service_cold_s[i] * 1e3:9.2f} ms"
+            line += f" {_j(_at(profile.energy_cold_j, i)):>11s}"
+        print(line)
     print(f"  idle power: {'not measured' if idle_power is None else f'{idle_power:.2f} W'}")
     return profile
+
+
+def _all_or_none(values: list[float | None]) -> list[float] | None:
+    """The list when every value was measured; a partial list would mislead the simulator."""
+    return None if any(v is None for v in values) else [float(v or 0.0) for v in values]
+
+
+def _mean_or_none(values: list[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return statistics.mean(known) if known and len(known) == len(values) else None
+
+
+def _at(values: list[float] | None, i: int) -> float | None:
+    return None if values is None else values[i]
 
 
 def _load_or_measure_profile(cfg: DictConfig, s: Settings) -> Profile:

@@ -73,6 +73,27 @@ def test_the_last_partial_fixed_batch_is_flushed_when_the_stream_ends() -> None:
     assert trace.batches[1].end_s == pytest.approx(2.52)
 
 
+def test_batches_after_a_pause_are_priced_cold() -> None:
+    # Back to back 0.1 s and 1 J; after a pause 0.2 s and 2 J; idle 1 W. Greedy serves {0}
+    # cold (0 to 0.2), {1} straight after (0.2 to 0.3), then waits and serves {2} cold
+    # (1.0 to 1.2).
+    profile = Profile(
+        [1, 2],
+        service_s=[0.1, 0.1],
+        energy_j=[1.0, 1.0],
+        idle_power_w=1.0,
+        service_cold_s=[0.2, 0.2],
+        energy_cold_j=[2.0, 2.0],
+    )
+    arrivals = np.array([0.0, 0.05, 1.0])
+    metrics, trace = simulate(profile, arrivals, GreedyBatching(8))
+    assert [b.start_s for b in trace.batches] == pytest.approx([0.0, 0.2, 1.0])
+    assert [b.end_s for b in trace.batches] == pytest.approx([0.2, 0.3, 1.2])
+    assert trace.response_s == pytest.approx([0.2, 0.25, 0.2])
+    # Batches 2 + 1 + 2 J, idle 1 W over 1.2 - 0.5 s.
+    assert metrics.energy_j == pytest.approx(5.7)
+
+
 def test_profile_interpolates_between_sizes_and_extends_beyond() -> None:
     p = Profile([2, 4, 8], service_s=[0.2, 0.3, 0.7], energy_j=[2.0, 3.0, 5.0])
     assert p.service_time(3) == pytest.approx(0.25)
@@ -85,7 +106,7 @@ def test_profile_interpolates_between_sizes_and_extends_beyond() -> None:
 
 
 def test_profile_round_trips_through_json(tmp_path: Path) -> None:
-    p = Profile([1, 2], [0.1, 0.15], [1.0, 1.6], [50.0, 60.0], 20.0, {"model": "alexnet"})
+    p = Profile([1, 2], [0.1, 0.15], [1.0, 1.6], [50.0, 60.0], 20.0, [0.2, 0.3], [2.0, 3.0])
     p.save(tmp_path / "p.json")
     assert Profile.load(tmp_path / "p.json") == p
     with pytest.raises(UserError, match="cannot read"):
