@@ -95,7 +95,12 @@ class GPPISampler(BaseSampler):
             (outputs are standardised), so one value suits accuracies and losses alike. Larger
             values explore more.
         n_candidates: Random candidate points scored per round (Algorithm 1's N).
-        n_local_starts: How many of the best candidates L-BFGS-B refines.
+        n_local_starts: How many of the best candidates L-BFGS-B refines, besides the best
+            observed point; 0 keeps Algorithm 1's plain random candidates.
+
+    The same seed and the same trials give the same suggestions: each trial draws from a
+    generator seeded by ``seed`` and the trial's number, so a resumed study does not repeat the
+    random draws of its first rounds.
     """
 
     def __init__(
@@ -251,7 +256,8 @@ class GPPISampler(BaseSampler):
         def log_pi(x: torch.Tensor) -> torch.Tensor:
             posterior = model.posterior(x)
             mean = posterior.mean.squeeze(-1)
-            sd = posterior.variance.clamp_min(0.0).sqrt().squeeze(-1)
+            # Clamped above zero so sqrt keeps a finite gradient where the GP is certain.
+            sd = posterior.variance.clamp_min(_MIN_STD**2).sqrt().squeeze(-1)
             return torch.special.log_ndtr(_improvement_z(mean, sd, best, self._xi, maximize=True))
 
         # Algorithm 1: many random candidates, the best PI wins.
