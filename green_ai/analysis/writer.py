@@ -87,9 +87,9 @@ def _cell(value: object) -> str:
 
 def build_report(cfg: DictConfig) -> Path:
     """Read the experiment's runs, write report.md, CSVs and PNGs into cfg.out_dir."""
-    from green_ai.tracking.mlflow_setup import _original_cwd
+    from green_ai.paths import launch_dir
 
-    out_dir = Path(_original_cwd(), str(cfg.out_dir)).resolve()
+    out_dir = Path(launch_dir(), str(cfg.out_dir)).resolve()
     experiment_id = open_experiment(cfg.tracking)
     raw = search_all(experiment_id)
     runs = split_runs(raw, str(cfg.tracking.experiment))

@@ -16,6 +16,7 @@ from omegaconf import DictConfig
 
 from green_ai.data.synthetic import SHAPES, make_synthetic
 from green_ai.errors import UserError
+from green_ai.paths import launch_dir
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,7 @@ def _open_torchvision(cfg: DictConfig, *, train: bool) -> Any:
 
     root = Path(str(cfg.root)).expanduser()
     if not root.is_absolute():
-        root = Path(_launch_dir()) / root
+        root = Path(launch_dir()) / root
     name = str(cfg.name)
     cls: Any
     if name == "fashion_mnist":
@@ -126,15 +127,6 @@ def _open_torchvision(cfg: DictConfig, *, train: bool) -> Any:
             f"Put the dataset files there, point dataset.root at a folder that has them, "
             f"set dataset.download=true on a machine with a network, or use dataset=synthetic."
         ) from err
-
-
-def _launch_dir() -> str:
-    try:
-        from hydra.utils import get_original_cwd
-
-        return get_original_cwd()
-    except ValueError:
-        return str(Path.cwd())
 
 
 def _unchecked_cifar10() -> type:

@@ -27,10 +27,10 @@ from green_ai.data import DeviceData, dataset_shape, load_dataset
 from green_ai.energy import EnergyMeter, Measurement, build_meter, co2_g, measurement_metrics
 from green_ai.errors import UserError
 from green_ai.nets import build_net
+from green_ai.paths import launch_dir
 from green_ai.progress import Progress
 from green_ai.search.space import build_space, suggest
 from green_ai.tracking import StudyRuns
-from green_ai.tracking.mlflow_setup import _original_cwd
 from green_ai.training import DivergedError, EpochResult, resolve_device, train_repetition
 from green_ai.training.loop import seed_everything
 
@@ -101,7 +101,7 @@ def storage_url(cfg: DictConfig) -> str:
     url = cfg.study.get("storage")
     if url:
         return str(url)
-    return f"sqlite:///{Path(_original_cwd(), 'studies.db').resolve()}"
+    return f"sqlite:///{Path(launch_dir(), 'studies.db').resolve()}"
 
 
 def run_study(cfg: DictConfig) -> StudyOutcome:

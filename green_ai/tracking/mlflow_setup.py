@@ -13,6 +13,8 @@ from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from green_ai.paths import launch_dir
+
 KIND_TRAIN_STUDY = "train_study"
 KIND_TRAIN_ROUND = "train_round"
 KIND_INFERENCE = "inference"
@@ -29,7 +31,7 @@ def resolve_uri(uri: str | None) -> str:
     chosen = uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
     prefix = "sqlite:///"
     if chosen.startswith(prefix) and not chosen.startswith(prefix + "/"):
-        chosen = prefix + str(Path(_original_cwd(), chosen[len(prefix) :]).resolve())
+        chosen = prefix + str(Path(launch_dir(), chosen[len(prefix) :]).resolve())
     return chosen
 
 
@@ -89,12 +91,3 @@ def hydra_overrides() -> str:
         return " ".join(HydraConfig.get().overrides.task)
     except ValueError:
         return ""
-
-
-def _original_cwd() -> str:
-    try:
-        from hydra.utils import get_original_cwd
-
-        return get_original_cwd()
-    except ValueError:
-        return os.getcwd()
