@@ -58,6 +58,7 @@ def test_help_lists_the_config_groups(tmp_path: Path) -> None:
         (["conv=-1"], "conv=-1 must be an integer of at least 0"),
         (["conv=9"], "conv=9 is too many for 28×28 input"),
         (["dataset=fashion_mnist", "dataset.download=false"], "use dataset=synthetic"),
+        (["dataset=synthetic", "energy=nvml"], "use energy=auto"),
     ],
 )
 def test_wrong_overrides_fail_at_once_with_a_message(

@@ -109,10 +109,9 @@ def run_study(cfg: DictConfig) -> StudyOutcome:
     validate(cfg)
     input_shape, num_classes = dataset_shape(cfg.dataset)
     _make_net(cfg, input_shape, num_classes)  # an unsupported layer count fails before loading
-    device = resolve_device(str(cfg.device))
-    data = load_dataset(cfg.dataset, device, seed=int(cfg.seed))
     space = build_space(cfg.hparams)
     objectives = list(cfg.search.get("objectives") or ["accuracy"])
+    device = resolve_device(str(cfg.device))
     meter = build_meter(cfg.energy, device)
     try:
         if "energy" in objectives and meter.backend == "none":
@@ -120,6 +119,7 @@ def run_study(cfg: DictConfig) -> StudyOutcome:
                 "search.objectives includes energy but energy=none measures no joules; "
                 "use energy=auto, nvml, rapl or estimate"
             )
+        data = load_dataset(cfg.dataset, device, seed=int(cfg.seed))
         return _Study(cfg, data, space, objectives, meter).run()
     finally:
         meter.close()
