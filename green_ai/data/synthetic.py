@@ -1,8 +1,10 @@
 """A deterministic, learnable dataset that needs no files.
 
-Each class has a smooth random template; an image is its class template under a random
-contrast plus strong pixel noise. Small networks learn it well above chance within an
-epoch, yet not perfectly, so accuracy still tells hyperparameters apart.
+An image is its class's template, plus a random mix of shared "style" patterns that carry no
+class information, plus pixel noise. All patterns are smooth (a coarse random grid
+upsampled), like natural images. The class signal is weaker than the style, so a network must
+learn what to ignore: small networks get well above chance within a few epochs, while a poor
+learning rate stays at chance, so accuracy tells hyperparameters apart.
 """
 
 from __future__ import annotations
@@ -15,6 +17,12 @@ from green_ai.errors import UserError
 # The shapes of the thesis's datasets (§3.2.1): channels, height, width.
 SHAPES: dict[str, tuple[int, int, int]] = {"fashion_mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
 
+# Tuned so that SimpleCNN and DensePolyNN reach > 0.9 test accuracy in two epochs of 4,000
+# images at lr 1e-3, and stay at chance at lr 3e-2.
+_CLASS_SCALE = 0.5  # class template strength, in units of one style pattern
+_STYLES = 8  # shared nuisance patterns, each with a N(0, 1) weight per image
+_NOISE = 1.0  # pixel noise standard deviation
+
 
 def make_synthetic(
     *, shape: str, num_classes: int, train_samples: int, test_samples: int, seed: int
@@ -26,16 +34,20 @@ def make_synthetic(
         raise UserError(f"dataset.num_classes={num_classes} must be at least 2")
     c, h, w = SHAPES[shape]
     gen = torch.Generator().manual_seed(seed)
-    # Low-frequency templates: a coarse random grid upsampled to full size.
-    coarse = torch.randn(num_classes, c, 7, 7, generator=gen)
-    templates = F.interpolate(coarse, size=(h, w), mode="bicubic", align_corners=False)
-    templates = templates / templates.flatten(1).std(dim=1).view(-1, 1, 1, 1)
+
+    def smooth(count: int) -> torch.Tensor:
+        coarse = torch.randn(count, c, 7, 7, generator=gen)
+        fine = F.interpolate(coarse, size=(h, w), mode="bicubic", align_corners=False)
+        return fine / fine.flatten(1).std(dim=1).view(-1, 1, 1, 1)
+
+    templates = smooth(num_classes) * _CLASS_SCALE
+    styles = smooth(_STYLES)
 
     def split(n: int) -> tuple[torch.Tensor, torch.Tensor]:
         labels = torch.randint(num_classes, (n,), generator=gen)
-        contrast = 0.5 + torch.rand(n, 1, 1, 1, generator=gen)
-        images = templates[labels] * contrast
-        images = images + 1.5 * torch.randn(n, c, h, w, generator=gen)
+        weights = torch.randn(n, _STYLES, generator=gen)
+        images = templates[labels] + torch.einsum("ns,schw->nchw", weights, styles)
+        images = images + _NOISE * torch.randn(n, c, h, w, generator=gen)
         return images.float(), labels
 
     train_x, train_y = split(train_samples)

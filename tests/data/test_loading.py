@@ -55,13 +55,13 @@ def test_synthetic_shapes(shape: str, expected: tuple[int, int, int]) -> None:
 
 
 def test_synthetic_is_learnable_well_above_chance() -> None:
-    data = load_dataset(synthetic(n=2000), CPU)
+    data = load_dataset(synthetic(n=4000), CPU)
     torch.manual_seed(0)
     model = build_net(
         "simplecnn", input_shape=data.input_shape, num_classes=10, conv=1, linear=2, relu=1
     )
     result = train_repetition(model, data, {"lr": 1e-3}, epochs=2, batch_size=64, seed=0)
-    assert result.accuracy > 0.5  # chance is 0.1
+    assert result.accuracy > 0.6  # chance is 0.1
 
 
 def _write_idx(path: Path, array: np.ndarray) -> None:
