@@ -18,7 +18,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig
@@ -67,7 +66,6 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (CPU)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    torch.set_num_threads(args.threads)
 
     work = Path(tempfile.mkdtemp(prefix="bench-inference-"))
     base = [
@@ -76,6 +74,7 @@ def main() -> None:
         f"requests={args.requests}",
         f"energy={args.energy}",
         f"device={args.device}",
+        f"cpu_threads={args.threads}",
         "warmup.batches=16",
         "warmup.batch_size=8",
         f"profile.path={work}/profile.json",

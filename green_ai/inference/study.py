@@ -58,6 +58,7 @@ class Settings:
     policy: BatchingPolicy
     warmup_batches: int
     warmup_batch_size: int
+    cpu_threads: int | None = None
 
     def params(self) -> dict[str, str]:
         """The named MLflow params; settings a policy does not use are `none`."""
@@ -77,6 +78,7 @@ class Settings:
             "seed": str(self.seed),
             "warmup_batches": str(self.warmup_batches),
             "warmup_batch_size": str(self.warmup_batch_size),
+            "cpu_threads": str(self.cpu_threads or torch.get_num_threads()),
         }
 
 
@@ -124,6 +126,7 @@ def settings_from(cfg: DictConfig) -> Settings:
         policy=policy,
         warmup_batches=_int(cfg, "warmup.batches", 0),
         warmup_batch_size=_int(cfg, "warmup.batch_size", 1),
+        cpu_threads=None if cfg.get("cpu_threads") is None else _int(cfg, "cpu_threads", 1),
     )
 
 
@@ -192,6 +195,8 @@ def _prepare(cfg: DictConfig, s: Settings) -> tuple[ModelExecutor, Any]:
     """Model, inputs and meter, warmed up (thesis §4.6.1: 256 batches of 32 before a run)."""
     from green_ai.energy import build_meter
 
+    if s.cpu_threads is not None:
+        torch.set_num_threads(s.cpu_threads)
     torch.manual_seed(s.seed)
     model = build_model(s.model, weights=s.weights, image_size=s.image_size, device=s.device)
     pool = max(s.policy.max_batch_size, s.warmup_batch_size)
@@ -278,14 +283,15 @@ def _measure_profile(cfg: DictConfig, s: Settings) -> Profile:
             for size in sizes:
                 first = executor.process(0, size)  # also warms up this shape
                 once = max(first.end_s - first.start_s, 1e-6)
-                # Back to back, inside one window spanning many power samples (10 ms apart);
-                # the wall time per batch includes what the loop does between batches.
-                repeats = max(min_repeats, math.ceil(min_time / once))
+                # Back to back, inside one window spanning many power samples (10 ms apart).
+                # Start-to-start intervals include what the loop does between batches; their
+                # median ignores the odd stall on a shared machine.
+                repeats = max(min_repeats, math.ceil(min_time / once), 2)
                 meter.begin("profile")
-                t = executor.now()
                 hot = [executor.process(0, size) for _ in range(repeats)]
-                hot_s.append((executor.now() - t) / repeats)
                 m = meter.end("profile")
+                starts = [b.start_s for b in hot]
+                hot_s.append(statistics.median(np.diff(starts).tolist()))
                 hot_j.append(None if m.energy_j is None else m.energy_j / repeats)
                 peak.append(_mean_or_none([b.power_peak_w for b in hot]))
                 if gap > 0:

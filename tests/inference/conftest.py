@@ -18,6 +18,7 @@ TINY = [
     "model.name=shufflenet_v2_x0_5",
     "image_size=32",
     "device=cpu",
+    "cpu_threads=1",
     "warmup.batches=1",
     "warmup.batch_size=2",
     "requests=24",

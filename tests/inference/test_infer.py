@@ -135,6 +135,7 @@ def test_profile_then_simulate_then_recommend(infer_cfg: Compose, tmp_path: Path
         (["model.name=resnet19"], "did you mean resnet18"),
         (["image_size=16"], "too small for alexnet: the smallest that works is"),
         (["warmup.batches=-1"], "warmup.batches=-1"),
+        (["cpu_threads=0"], "cpu_threads=0"),
         (["mode=recommend", "recommend.limit_s=0"], "recommend.limit_s=0"),
     ],
 )
@@ -201,6 +202,7 @@ def test_a_multirun_runs_every_configuration(tmp_path: Path) -> None:
         "warmup.batch_size=2",
         "energy=none",
         "device=cpu",
+        "cpu_threads=1",
         f"tracking.uri=sqlite:///{tmp_path}/mlflow.db",
         f"hydra.sweep.dir={tmp_path}/multirun",
         cwd=tmp_path,
