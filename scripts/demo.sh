@@ -6,6 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/python -m green_ai.train -m net=simplecnn conv=1,4 relu=0,1 \
-    dataset=synthetic epochs=1 rounds=2 repetitions=2 \
-    dataset.train_samples=512 dataset.test_samples=256 "$@"
+    dataset=synthetic epochs=2 rounds=2 repetitions=2 \
+    dataset.train_samples=2048 dataset.test_samples=512 "$@"
 echo "Done. Browse the runs with: .venv/bin/mlflow ui --backend-store-uri sqlite:///mlflow.db"
