@@ -2,10 +2,11 @@
 
 A `Profile` holds what one model costs on one device: the service time and gross energy of a
 batch at a few batch sizes (linear in between, linear beyond the largest), and the idle power.
-A batch that follows a pause costs more than one that follows another batch (caches, clocks
-and the scheduler have gone cold; a low-rate stream serves only such batches), so a profile
-may carry both: `service_s`/`energy_j` back to back, `service_cold_s`/`energy_cold_j` after a
-pause. The simulator prices a batch as cold whenever the server waited before it.
+A batch that follows a pause costs more than one that follows another batch, and the more the
+longer the pause (caches, clocks and the scheduler go cold; a slow stream serves only such
+batches). So a profile holds `service_s`/`energy_j` back to back and, optionally,
+`service_cold_s`/`energy_cold_j` after each pause in `pauses_s`; a batch is priced by the time
+the server idled before it, interpolated between those pauses on a log scale.
 `simulate` drives the real server loop (`server.serve`) with a `VirtualExecutor` whose clock
 jumps from event to event, so a prediction makes the same batching decisions a real run makes;
 8192 requests take a fraction of a second. Energy is predicted as the batches' energy plus idle
@@ -55,26 +56,52 @@ class Profile:
     energy_j: list[float] | None = None
     power_peak_w: list[float] | None = None
     idle_power_w: float | None = None
-    service_cold_s: list[float] | None = None
-    energy_cold_j: list[float] | None = None
+    pauses_s: list[float] | None = None
+    service_cold_s: list[list[float]] | None = None
+    energy_cold_j: list[list[float]] | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         sizes = self.batch_sizes
         if not sizes or sorted(set(sizes)) != list(sizes) or sizes[0] < 1:
             raise ValueError(f"profile batch sizes must be distinct, sorted and >= 1: {sizes}")
-        for name in ("service_s", "energy_j", "power_peak_w", "service_cold_s", "energy_cold_j"):
-            values = getattr(self, name)
-            if values is not None and len(values) != len(sizes):
-                raise ValueError(f"profile {name} has {len(values)} values for {len(sizes)} sizes")
+        rows = [(n, [getattr(self, n)]) for n in ("service_s", "energy_j", "power_peak_w")]
+        rows += [(n, getattr(self, n) or []) for n in ("service_cold_s", "energy_cold_j")]
+        for name, lists in rows:
+            for values in lists:
+                if values is not None and len(values) != len(sizes):
+                    raise ValueError(f"profile {name} has {len(values)} values for {sizes}")
+        pauses = self.pauses_s or []
+        if sorted(set(pauses)) != list(pauses) or any(p <= 0 for p in pauses):
+            raise ValueError(f"profile pauses must be distinct, sorted and > 0: {pauses}")
+        for name in ("service_cold_s", "energy_cold_j"):
+            lists = getattr(self, name)
+            if lists is not None and len(lists) != len(pauses):
+                raise ValueError(f"profile {name} needs one row per pause in {pauses}")
 
-    def service_time(self, size: int, *, cold: bool = False) -> float:
-        values = self.service_cold_s if cold and self.service_cold_s else self.service_s
-        return _interp(size, self.batch_sizes, values)
+    def service_time(self, size: int, *, idle_s: float = 0.0) -> float:
+        """Seconds to serve `size` requests after the model idled `idle_s` seconds."""
+        hot = _interp(size, self.batch_sizes, self.service_s)
+        return self._after_pause(size, idle_s, hot, self.service_cold_s)
 
-    def batch_energy(self, size: int, *, cold: bool = False) -> float | None:
-        values = self.energy_cold_j if cold and self.energy_cold_j else self.energy_j
-        return None if values is None else _interp(size, self.batch_sizes, values)
+    def batch_energy(self, size: int, *, idle_s: float = 0.0) -> float | None:
+        if self.energy_j is None:
+            return None
+        hot = _interp(size, self.batch_sizes, self.energy_j)
+        return self._after_pause(size, idle_s, hot, self.energy_cold_j)
+
+    def _after_pause(
+        self, size: int, idle_s: float, hot: float, cold: list[list[float]] | None
+    ) -> float:
+        if idle_s <= 0 or not self.pauses_s or cold is None:
+            return hot
+        pauses = self.pauses_s
+        values = [_interp(size, self.batch_sizes, row) for row in cold]
+        if idle_s >= pauses[-1]:
+            return values[-1]
+        if idle_s <= pauses[0]:  # from back to back (no pause) to the shortest pause
+            return hot + (values[0] - hot) * idle_s / pauses[0]
+        return float(np.interp(np.log(idle_s), np.log(pauses), values))
 
     def batch_peak_power(self, size: int) -> float | None:
         if self.power_peak_w is None:
@@ -113,7 +140,8 @@ def _interp(size: int, xs: Sequence[int], ys: Sequence[float]) -> float:
 class VirtualExecutor:
     """The server's executor in virtual time: waiting and serving just move the clock.
 
-    The first batch, and every batch the server waited for, is priced as cold.
+    Each batch is priced by how long the model idled before it; the first batch as after the
+    longest pause profiled.
     """
 
     def __init__(self, profile: Profile) -> None:
@@ -121,24 +149,23 @@ class VirtualExecutor:
         self.clock = 0.0
         self.busy_s = 0.0
         self.batch_energy_j: float | None = 0.0 if profile.energy_j is not None else None
-        self._waited = True
+        self._last_end = -float("inf")
 
     def now(self) -> float:
         return self.clock
 
     def wait_until(self, t: float) -> float:
-        if t > self.clock:
-            self.clock = t
-            self._waited = True
+        self.clock = max(self.clock, t)
         return self.clock
 
     def process(self, first: int, size: int) -> BatchRecord:
         start = self.clock
-        cold, self._waited = self._waited, False
-        service = self.profile.service_time(size, cold=cold)
+        idle = start - self._last_end
+        service = self.profile.service_time(size, idle_s=idle)
         self.clock += service
+        self._last_end = self.clock
         self.busy_s += service
-        energy = self.profile.batch_energy(size, cold=cold)
+        energy = self.profile.batch_energy(size, idle_s=idle)
         if self.batch_energy_j is not None and energy is not None:
             self.batch_energy_j += energy
         return BatchRecord(

@@ -261,7 +261,7 @@ def _batches_csv(trace: Trace) -> str:
 
 def _measure_profile(cfg: DictConfig, s: Settings) -> Profile:
     """Service time and gross energy per batch at each `profile.batch_sizes`, back to back and
-    after a pause of `profile.cold_gap_s`, then the idle power over `profile.idle_s` seconds.
+    after each pause of `profile.pauses_s`, then the idle power over `profile.idle_s` seconds.
 
     Batches go through the same `ModelExecutor.process` as a real run, meter windows included,
     so the profile prices what serving costs, not a bare forward pass.
@@ -270,13 +270,15 @@ def _measure_profile(cfg: DictConfig, s: Settings) -> Profile:
     sizes = sorted({int(b) for b in p.batch_sizes})
     if not sizes or sizes[0] < 1:
         raise UserError(f"profile.batch_sizes={list(p.batch_sizes)} must be integers >= 1")
-    gap = float(p.cold_gap_s)
+    pauses = sorted({float(x) for x in (p.get("pauses_s") or [])})
+    if any(x <= 0 for x in pauses):
+        raise UserError(f"profile.pauses_s={pauses} must be seconds > 0")
     min_time, min_repeats = float(p.min_time_s), int(p.min_repeats)
     executor, meter = _prepare(cfg, s)
     hot_s: list[float] = []
     hot_j: list[float | None] = []
-    cold_s: list[float] = []
-    cold_j: list[float | None] = []
+    cold_s: list[list[float]] = [[] for _ in pauses]
+    cold_j: list[list[float | None]] = [[] for _ in pauses]
     peak: list[float | None] = []
     try:
         with torch.inference_mode():
@@ -294,13 +296,13 @@ def _measure_profile(cfg: DictConfig, s: Settings) -> Profile:
                 hot_s.append(statistics.median(np.diff(starts).tolist()))
                 hot_j.append(None if m.energy_j is None else m.energy_j / repeats)
                 peak.append(_mean_or_none([b.power_peak_w for b in hot]))
-                if gap > 0:
+                for k, pause in enumerate(pauses):
                     cold = []
-                    for _ in range(max(min_repeats, math.ceil(min_time / (gap + once)))):
-                        time.sleep(gap)
+                    for _ in range(max(min_repeats, math.ceil(min_time / (pause + once)))):
+                        time.sleep(pause)
                         cold.append(executor.process(0, size))
-                    cold_s.append(statistics.median(b.end_s - b.start_s for b in cold))
-                    cold_j.append(_mean_or_none([b.energy_j for b in cold]))
+                    cold_s[k].append(statistics.median(b.end_s - b.start_s for b in cold))
+                    cold_j[k].append(_mean_or_none([b.energy_j for b in cold]))
                 log.info("profile: batch %d: %.2f ms back to back", size, hot_s[-1] * 1e3)
         idle_power = None
         if float(p.idle_s) > 0:
@@ -318,8 +320,9 @@ def _measure_profile(cfg: DictConfig, s: Settings) -> Profile:
         energy_j=_all_or_none(hot_j),
         power_peak_w=_all_or_none(peak),
         idle_power_w=idle_power,
+        pauses_s=pauses or None,
         service_cold_s=cold_s or None,
-        energy_cold_j=_all_or_none(cold_j) if cold_j else None,
+        energy_cold_j=_rows_or_none(cold_j) if pauses else None,
         meta={
             "model": s.model,
             "weights": s.weights,
@@ -327,18 +330,17 @@ def _measure_profile(cfg: DictConfig, s: Settings) -> Profile:
             "device": _device_name(s.device),
             "energy.backend": backend,
             "energy.kind": kind,
-            "cold_gap_s": gap,
             "torch": torch.__version__,
         },
     )
     profile.save(str(p.path))
     print(f"profile of {s.model} at {s.image_size}px on {_device_name(s.device)} -> {p.path}")
-    print("  batch   back to back          after a pause")
+    print("  batch   back to back" + "".join(f"   after {x:g} s pause" for x in pauses))
     for i, size in enumerate(sizes):
         line = f"  {size:5d}  {hot_s[i] * 1e3:9.2f} ms {_j(_at(profile.energy_j, i)):>11s}"
-        if profile.service_cold_s is not None:
-            line += f"  {profile.service_cold_s[i] * 1e3:9.2f} ms"
-            line += f" {_j(_at(profile.energy_cold_j, i)):>11s}"
+        for k in range(len(pauses)):
+            energy = None if profile.energy_cold_j is None else profile.energy_cold_j[k][i]
+            line += f"  {cold_s[k][i] * 1e3:9.2f} ms {_j(energy):>11s}"
         print(line)
     print(f"  idle power: {'not measured' if idle_power is None else f'{idle_power:.2f} W'}")
     return profile
@@ -347,6 +349,11 @@ def _measure_profile(cfg: DictConfig, s: Settings) -> Profile:
 def _all_or_none(values: list[float | None]) -> list[float] | None:
     """The list when every value was measured; a partial list would mislead the simulator."""
     return None if any(v is None for v in values) else [float(v or 0.0) for v in values]
+
+
+def _rows_or_none(rows: list[list[float | None]]) -> list[list[float]] | None:
+    checked = [_all_or_none(row) for row in rows]
+    return None if any(row is None for row in checked) else [row or [] for row in checked]
 
 
 def _mean_or_none(values: list[float | None]) -> float | None:

@@ -91,13 +91,14 @@ def test_profile_then_simulate_then_recommend(infer_cfg: Compose, tmp_path: Path
         "profile.batch_sizes=[1,4,8]",
         "profile.min_time_s=0.02",
         "profile.idle_s=0.05",
-        "profile.cold_gap_s=0.01",
+        "profile.pauses_s=[0.005,0.02]",
     ]
     out = run_inference(infer_cfg(*profile_overrides, "mode=profile"))
     saved = json.loads(Path(out["profile"]).read_text())
     assert saved["batch_sizes"] == [1, 4, 8]
-    assert all(t > 0 for t in saved["service_s"] + saved["service_cold_s"])
-    assert len(saved["energy_cold_j"]) == 3
+    assert saved["pauses_s"] == [0.005, 0.02]
+    assert all(t > 0 for row in [saved["service_s"], *saved["service_cold_s"]] for t in row)
+    assert [len(row) for row in saved["energy_cold_j"]] == [3, 3]
     assert saved["energy_j"] is not None and saved["idle_power_w"] is not None
     assert saved["meta"]["model"] == "shufflenet_v2_x0_5"
 

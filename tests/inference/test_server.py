@@ -97,3 +97,34 @@ def test_every_batch_gets_its_own_meter_window() -> None:
     assert meter.open == []
     assert [b.power_peak_w for b in trace.batches] == [41.0, 42.0, 43.0]
     assert all(b.energy_j == 0.5 for b in trace.batches)
+
+
+@pytest.mark.needs_cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs an NVIDIA GPU")
+def test_on_cuda_the_response_includes_the_gpu_work() -> None:
+    # A matrix product big enough to take milliseconds on any GPU: timed without
+    # synchronising, it would look like microseconds (SPEC, "Known defects").
+    device = torch.device("cuda")
+
+    class Heavy(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            w = torch.ones(4096, 4096, device=x.device)
+            y = x.flatten(1)[:, :1].expand(-1, 4096)
+            for _ in range(50):
+                y = (y @ w).clamp(max=1.0)
+            return y[:, :10]
+
+    inputs = torch.zeros(8, 3, 4, 4)
+    executor = ModelExecutor(Heavy(), inputs, device)
+    start = torch.cuda.Event(enable_timing=True)
+    end = torch.cuda.Event(enable_timing=True)
+    with torch.inference_mode():
+        executor.run_batch(8)
+        start.record()
+        executor.run_batch(8)
+        end.record()
+        torch.cuda.synchronize()
+        gpu_s = start.elapsed_time(end) / 1e3
+        executor.start()
+        trace = serve(arrival_offsets(frequency=1000, requests=16), FixedBatching(8), executor)
+    assert all(b.end_s - b.start_s >= 0.8 * gpu_s for b in trace.batches)

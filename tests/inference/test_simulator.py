@@ -73,25 +73,39 @@ def test_the_last_partial_fixed_batch_is_flushed_when_the_stream_ends() -> None:
     assert trace.batches[1].end_s == pytest.approx(2.52)
 
 
-def test_batches_after_a_pause_are_priced_cold() -> None:
-    # Back to back 0.1 s and 1 J; after a pause 0.2 s and 2 J; idle 1 W. Greedy serves {0}
-    # cold (0 to 0.2), {1} straight after (0.2 to 0.3), then waits and serves {2} cold
-    # (1.0 to 1.2).
+def test_batches_after_a_pause_are_priced_by_how_long_the_model_idled() -> None:
+    # Back to back 0.1 s and 1 J; after a pause of 0.5 s or more 0.2 s and 2 J; idle 1 W.
+    # Greedy serves {0} first (priced after the longest pause: 0 to 0.2), {1} straight after
+    # (0.2 to 0.3), {2} after idling 0.7 s (1.0 to 1.2), and {3} after idling 0.25 s: halfway
+    # from back to back to the shortest pause, 0.15 s and 1.5 J (1.45 to 1.6).
     profile = Profile(
         [1, 2],
         service_s=[0.1, 0.1],
         energy_j=[1.0, 1.0],
         idle_power_w=1.0,
-        service_cold_s=[0.2, 0.2],
-        energy_cold_j=[2.0, 2.0],
+        pauses_s=[0.5],
+        service_cold_s=[[0.2, 0.2]],
+        energy_cold_j=[[2.0, 2.0]],
     )
-    arrivals = np.array([0.0, 0.05, 1.0])
+    arrivals = np.array([0.0, 0.05, 1.0, 1.45])
     metrics, trace = simulate(profile, arrivals, GreedyBatching(8))
-    assert [b.start_s for b in trace.batches] == pytest.approx([0.0, 0.2, 1.0])
-    assert [b.end_s for b in trace.batches] == pytest.approx([0.2, 0.3, 1.2])
-    assert trace.response_s == pytest.approx([0.2, 0.25, 0.2])
-    # Batches 2 + 1 + 2 J, idle 1 W over 1.2 - 0.5 s.
-    assert metrics.energy_j == pytest.approx(5.7)
+    assert [b.start_s for b in trace.batches] == pytest.approx([0.0, 0.2, 1.0, 1.45])
+    assert [b.end_s for b in trace.batches] == pytest.approx([0.2, 0.3, 1.2, 1.6])
+    assert trace.response_s == pytest.approx([0.2, 0.25, 0.2, 0.15])
+    # Batches 2 + 1 + 2 + 1.5 J, idle 1 W over 1.6 - 0.65 s.
+    assert metrics.energy_j == pytest.approx(6.5 + 0.95)
+
+
+def test_cost_after_a_pause_is_interpolated_on_a_log_scale() -> None:
+    p = Profile(
+        [1, 2], service_s=[1.0, 1.0], pauses_s=[0.1, 1.0], service_cold_s=[[2.0, 2.0], [4.0, 4.0]]
+    )
+    assert p.service_time(1, idle_s=0.0) == pytest.approx(1.0)
+    assert p.service_time(1, idle_s=0.05) == pytest.approx(1.5)
+    assert p.service_time(1, idle_s=10**-0.5) == pytest.approx(3.0)  # halfway in log(pause)
+    assert p.service_time(1, idle_s=30.0) == pytest.approx(4.0)
+    with pytest.raises(ValueError, match="one row per pause"):
+        Profile([1], service_s=[1.0], pauses_s=[0.1, 1.0], service_cold_s=[[2.0]])
 
 
 def test_profile_interpolates_between_sizes_and_extends_beyond() -> None:
@@ -106,7 +120,7 @@ def test_profile_interpolates_between_sizes_and_extends_beyond() -> None:
 
 
 def test_profile_round_trips_through_json(tmp_path: Path) -> None:
-    p = Profile([1, 2], [0.1, 0.15], [1.0, 1.6], [50.0, 60.0], 20.0, [0.2, 0.3], [2.0, 3.0])
+    p = Profile([1, 2], [0.1, 0.15], [1.0, 1.6], [50.0, 60.0], 20.0, [0.5], [[0.2, 0.3]])
     p.save(tmp_path / "p.json")
     assert Profile.load(tmp_path / "p.json") == p
     with pytest.raises(UserError, match="cannot read"):
