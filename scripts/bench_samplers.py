@@ -117,13 +117,16 @@ def _objective(fn: TestFunction, space: dict[str, BaseDistribution]) -> Callable
     return objective
 
 
-def best_so_far(fname: str, strategy: str, seed: int, n_trials: int) -> list[float]:
-    """Best value after each trial of one minimising study."""
+def best_so_far(
+    fname: str, strategy: str, seed: int, n_trials: int, xi: float = 0.01
+) -> list[float]:
+    """Best value after each trial of one minimising study (``xi``: GP-PI's margin)."""
     torch.set_num_threads(1)
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     fn = FUNCTIONS[fname]
     space = _space(fn)
-    study = optuna.create_study(sampler=STRATEGIES[strategy](space=space, seed=seed))
+    extra = {"xi": xi} if strategy == "gp_pi" else {}
+    study = optuna.create_study(sampler=STRATEGIES[strategy](space=space, seed=seed, **extra))
     study.optimize(_objective(fn, space), n_trials=n_trials)
     values = np.array([t.value for t in study.trials], dtype=float)
     return np.minimum.accumulate(values).tolist()
@@ -167,6 +170,7 @@ def main() -> None:
     parser.add_argument("--no-timing", action="store_true")
     parser.add_argument("--no-search", action="store_true")
     parser.add_argument("--jobs", type=int, default=1, help="studies run in parallel")
+    parser.add_argument("--xi", type=float, default=0.01, help="GP-PI's margin ξ")
     parser.add_argument("--json", help="also write the raw results to this file")
     args = parser.parse_args()
 
@@ -177,7 +181,7 @@ def main() -> None:
     if not args.no_search:
         n_trials = max(args.budgets)
         tasks = [
-            (fname, strategy, seed, n_trials)
+            (fname, strategy, seed, n_trials, args.xi)
             for fname in args.functions
             for strategy in args.strategies
             for seed in range(args.seeds)
@@ -187,7 +191,7 @@ def main() -> None:
             results = pool.starmap(best_so_far, tasks)
         print(f"# {len(tasks)} studies in {time.perf_counter() - start:.0f} s", flush=True)
         curves: dict[str, dict[str, list[list[float]]]] = {}
-        for (fname, strategy, _, _), curve in zip(tasks, results, strict=True):
+        for (fname, strategy, *_), curve in zip(tasks, results, strict=True):
             curves.setdefault(fname, {}).setdefault(strategy, []).append(curve)
         raw["curves"] = curves
         print(f"\nMedian gap to the minimum over {args.seeds} seeds (lower is better)\n")
