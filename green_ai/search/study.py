@@ -327,7 +327,7 @@ class _Study:
         self.study.tell(trial, values if len(values) > 1 else values[0])
         runs.finish_round(run_id)
         joules = f", {metrics['energy_j']:.1f} J" if "energy_j" in metrics else ""
-        shown = ", ".join(f"{k}={v:.3g}" for k, v in hparams.items())
+        shown = ", ".join(f"{k}={v:.5g}" for k, v in hparams.items())
         progress.round_done(
             f"round {trial.number}: accuracy {metrics['accuracy']:.4f} "
             f"({metrics.get('duration_s', 0.0):.1f} s{joules}) {shown}"
