@@ -85,7 +85,7 @@ def _auto(
         except UserError as exc:
             skipped.append(f"no NVML ({exc})")
     else:
-        skipped.append(f"no NVML (training device is {device.type})")
+        skipped.append(f"no NVML (the device measured is {device.type}, not a GPU)")
     try:
         backend: Backend = RaplBackend(cfg["powercap_root"], cfg["interval_s"])
         return backend, "chosen by energy=auto: " + "; ".join([*skipped, "RAPL readable"])
@@ -136,7 +136,7 @@ def _validated(energy_cfg: Mapping[str, Any]) -> dict[str, Any]:
             cfg["devices"] = [int(d) for d in devices]
         except (TypeError, ValueError):
             raise UserError(
-                f"energy.devices={devices!r} must be null (the training device) or a list of "
+                f"energy.devices={devices!r} must be null (the device the model runs on) or a list of "
                 "CUDA device indices such as [0,1]"
             ) from None
     cfg["counter"] = bool(cfg["counter"])

@@ -169,7 +169,7 @@ def open_nvml(cfg: dict[str, Any], device: torch.device) -> NvmlBackend:
         wanted = [device.index if device.index is not None else _current_cuda_index()]
     else:
         raise UserError(
-            f"the training device is {device.type}, not a GPU (set energy.devices=[0] to "
+            f"the model runs on {device.type}, not a GPU (set energy.devices=[0] to "
             "measure a GPU anyway)"
         )
     nvml = _import_pynvml()

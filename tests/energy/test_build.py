@@ -112,7 +112,7 @@ def test_auto_on_cpu_does_not_try_nvml(
     assert meter.backend == "estimate"
     assert nvml.calls["init"] == 0
     (line,) = energy_logs(caplog)
-    assert "training device is cpu" in line
+    assert "the device measured is cpu, not a GPU" in line
 
 
 def test_explicit_backend_logs_one_line(
