@@ -33,10 +33,10 @@ from green_ai.nets import build_net
 from green_ai.training import make_optimizer, resolve_device, train_repetition
 
 
-def make_model(device: torch.device) -> nn.Module:
+def make_model(device: torch.device, conv: int) -> nn.Module:
     torch.manual_seed(0)
     model = build_net(
-        "simplecnn", input_shape=(1, 28, 28), num_classes=10, conv=2, linear=3, relu=1
+        "simplecnn", input_shape=(1, 28, 28), num_classes=10, conv=conv, linear=3, relu=1
     )
     return model.to(device)
 
@@ -71,7 +71,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--conv", type=int, default=1, help="SimpleCNN conv blocks")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     x, y, tx, ty = make_synthetic(
         shape="fashion_mnist", num_classes=10, train_samples=args.images, test_samples=1024, seed=0
@@ -90,11 +94,25 @@ def main() -> None:
     loss_fn = nn.CrossEntropyLoss()
 
     def framework() -> None:
-        model = make_model(device)
+        # As a study with eval_every_epoch=false runs it: test accuracy once, at the end.
+        model = make_model(device, args.conv)
+        train_repetition(
+            model,
+            data,
+            hp,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            seed=0,
+            eval_every_epoch=False,
+        )
+
+    def framework_eval() -> None:
+        # The default: test accuracy after every epoch, logged as a step metric.
+        model = make_model(device, args.conv)
         train_repetition(model, data, hp, epochs=args.epochs, batch_size=args.batch_size, seed=0)
 
     def tutorial() -> None:
-        model = make_model(device)
+        model = make_model(device, args.conv)
         opt = make_optimizer(model.parameters(), hp)
         model.train()
         for _ in range(args.epochs):
@@ -106,7 +124,7 @@ def main() -> None:
                 opt.step()
 
     def bare() -> None:
-        model = make_model(device)
+        model = make_model(device, args.conv)
         opt = make_optimizer(model.parameters(), hp)
         model.train()
         for _ in range(args.epochs):
@@ -119,6 +137,7 @@ def main() -> None:
 
     ways: dict[str, Callable[[], None]] = {
         "framework": framework,
+        "framework+eval": framework_eval,
         "tutorial": tutorial,
         "bare": bare,
     }
@@ -134,7 +153,8 @@ def main() -> None:
     images = args.images * args.epochs
     rate = {name: images / statistics.median(t) for name, t in times.items()}
     print(
-        f"device {device}, {args.images} images × {args.epochs} epochs, batch "
+        f"SimpleCNN conv={args.conv} linear=3, device {device}, "
+        f"{args.images} images × {args.epochs} epochs, batch "
         f"{args.batch_size}, median of {args.repeats}, torch threads {torch.get_num_threads()}"
     )
     for name, r in rate.items():
