@@ -136,8 +136,8 @@ def _validated(energy_cfg: Mapping[str, Any]) -> dict[str, Any]:
             cfg["devices"] = [int(d) for d in devices]
         except (TypeError, ValueError):
             raise UserError(
-                f"energy.devices={devices!r} must be null (the device the model runs on) or a list of "
-                "CUDA device indices such as [0,1]"
+                f"energy.devices={devices!r} must be null (the device the model runs on) or a "
+                "list of CUDA device indices such as [0,1]"
             ) from None
     cfg["counter"] = bool(cfg["counter"])
     cfg["powercap_root"] = str(cfg["powercap_root"])

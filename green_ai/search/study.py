@@ -31,7 +31,13 @@ from green_ai.paths import launch_dir
 from green_ai.progress import Progress
 from green_ai.search.space import build_space, suggest
 from green_ai.tracking import StudyRuns
-from green_ai.training import DivergedError, EpochResult, resolve_device, train_repetition
+from green_ai.training import (
+    DivergedError,
+    EpochResult,
+    configure_device,
+    resolve_device,
+    train_repetition,
+)
 from green_ai.training.loop import seed_everything
 
 log = logging.getLogger("green_ai")
@@ -112,6 +118,7 @@ def run_study(cfg: DictConfig) -> StudyOutcome:
     space = build_space(cfg.hparams)
     objectives = list(cfg.search.get("objectives") or ["accuracy"])
     device = resolve_device(str(cfg.device))
+    configure_device(device)
     meter = build_meter(cfg.energy, device)
     try:
         if "energy" in objectives and meter.backend == "none":

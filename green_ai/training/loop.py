@@ -58,6 +58,17 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def configure_device(device: torch.device) -> None:
+    """Process-wide settings for fast training on `device`.
+
+    On the CPU, denormal floats (tiny gradients late in backward) take a slow path in the
+    kernels; flushing them to zero made a SimpleCNN step 10-17% faster in our benchmark at no
+    cost to accuracy (docs/benchmarks.md).
+    """
+    if device.type == "cpu":
+        torch.set_flush_denormal(True)
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
