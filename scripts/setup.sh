@@ -16,8 +16,10 @@ constraints=(-c scripts/constraints.txt)
 if [ "${GREEN_AI_KEEP_TORCH:-0}" = 1 ]; then
     constraints=()
 fi
+# pip warns about every missing folder of an extra local index; those lines are noise.
 .venv/bin/python -m pip install --quiet --disable-pip-version-check \
-    "${constraints[@]}" -e '.[dev]'
+    "${constraints[@]}" -e '.[dev]' \
+    2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 if ! .venv/bin/python -c "import torch, torchvision" 2>/dev/null; then
     echo "setup: torch and torchvision do not import together in .venv;" \
          "install a matched pair (see scripts/constraints.txt)" >&2
