@@ -170,9 +170,14 @@ class _Study:
         existing = optuna.create_study(
             study_name=self.name, storage=storage, directions=directions, load_if_exists=True
         )
-        # A resumed study offsets the sampler's seed by the trials it already has: the same
-        # seed again would redraw the first rounds' hyperparameters.
-        seed = int(cfg.seed) + len(existing.get_trials(deepcopy=False))
+        # A resumed study offsets the sampler's seed by the trials it already has (the same
+        # seed again would redraw the first rounds' hyperparameters), and each worker sharing
+        # the study by its number (workers started together would draw alike).
+        seed = (
+            int(cfg.seed)
+            + len(existing.get_trials(deepcopy=False))
+            + 1_000_003 * int(cfg.study.get("worker") or 0)
+        )
         self.sampler = instantiate(cfg.search.sampler)(space=space, seed=seed)
         self.study = optuna.load_study(study_name=self.name, storage=storage, sampler=self.sampler)
 

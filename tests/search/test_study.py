@@ -163,3 +163,20 @@ def test_bad_overrides_fail_before_training(
     with pytest.raises(UserError, match=message.replace("[", r"\[")):
         run_study(make_cfg(override))
     assert not (tmp_path / "studies.db").exists()
+
+
+def test_workers_sharing_a_study_draw_different_hyperparameters(make_cfg: Make) -> None:
+    run_study(make_cfg("rounds=1", "repetitions=1"))  # the study exists, as the README asks
+    drawn = []
+    for worker in (1, 2):
+        cfg = make_cfg("rounds=3", f"study.worker={worker}")
+        study = study_module._Study(
+            cfg,
+            None,
+            study_module.build_space(cfg.hparams),  # type: ignore[arg-type]
+            ["accuracy"],
+            meter=None,
+        )  # type: ignore[arg-type]
+        trial = study.study.ask()
+        drawn.append(study_module.suggest(trial, study.space))
+    assert drawn[0] != drawn[1]
