@@ -228,6 +228,10 @@ class _Study:
             status = "KILLED"
             stop_reason = INTERRUPTED
             raise
+        except BaseException as err:  # the parent run says the study broke, and why
+            status = "FAILED"
+            stop_reason = f"{type(err).__name__}: {err}"
+            raise
         finally:
             progress.close()
             done = self._counted_trials()

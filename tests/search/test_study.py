@@ -180,3 +180,18 @@ def test_workers_sharing_a_study_draw_different_hyperparameters(make_cfg: Make) 
         trial = study.study.ask()
         drawn.append(study_module.suggest(trial, study.space))
     assert drawn[0] != drawn[1]
+
+
+def test_a_study_that_breaks_marks_its_parent_run_failed(
+    make_cfg: Make, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise UserError("the data vanished")
+
+    monkeypatch.setattr(study_module, "train_repetition", broken)
+    cfg = make_cfg()
+    with pytest.raises(UserError, match="vanished"):
+        run_study(cfg)
+    parents, _ = runs_of(cfg)
+    assert parents[0].info.status == "FAILED"
+    assert "the data vanished" in parents[0].data.tags["stop_reason"]
