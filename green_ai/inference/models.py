@@ -19,6 +19,7 @@ from functools import cache
 import torch
 import torchvision.models
 
+from green_ai.devices import resolve_device
 from green_ai.errors import UserError
 
 __all__ = ["build_model", "check_image_size", "classification_models", "resolve_device"]
@@ -94,22 +95,6 @@ def check_image_size(name: str, image_size: int, *, weights: str | None = None) 
             f"image_size={image_size} is too small for {name}: the smallest that works is {hi}"
         )
     raise UserError(f"image_size={image_size} does not work with {name}: {error}")
-
-
-def resolve_device(device: str) -> torch.device:
-    """`auto` is CUDA where there is a GPU, else the CPU; an unavailable device is a
-    `UserError`."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        chosen = torch.device(device)
-    except RuntimeError as exc:
-        raise UserError(
-            f"device={device!r} is not a torch device (auto, cpu, cuda, cuda:1)"
-        ) from exc
-    if chosen.type == "cuda" and not torch.cuda.is_available():
-        raise UserError(f"device={device!r} but no CUDA GPU is visible; use device=auto or cpu")
-    return chosen
 
 
 def build_model(

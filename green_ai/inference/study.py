@@ -27,10 +27,11 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from green_ai.devices import device_name, resolve_device
 from green_ai.errors import UserError
 from green_ai.inference.batching import BatchingPolicy, make_policy
 from green_ai.inference.metrics import RunMetrics, run_metrics
-from green_ai.inference.models import build_model, check_image_size, resolve_device
+from green_ai.inference.models import build_model, check_image_size
 from green_ai.inference.server import ModelExecutor, Trace, serve
 from green_ai.inference.simulator import Profile, candidates, recommend, simulate
 from green_ai.inference.stream import arrival_offsets
@@ -172,7 +173,7 @@ def _run(cfg: DictConfig, s: Settings) -> dict[str, Any]:
                     "green_ai.kind": KIND_INFERENCE,
                     "git_commit": git_commit(),
                     "hydra_overrides": hydra_overrides(),
-                    "device": _device_name(s.device),
+                    "device": device_name(s.device),
                     "energy.backend": meter.backend,
                     "energy.kind": meter.kind,
                 }
@@ -327,14 +328,14 @@ def _measure_profile(cfg: DictConfig, s: Settings) -> Profile:
             "model": s.model,
             "weights": s.weights,
             "image_size": s.image_size,
-            "device": _device_name(s.device),
+            "device": device_name(s.device),
             "energy.backend": backend,
             "energy.kind": kind,
             "torch": torch.__version__,
         },
     )
     profile.save(str(p.path))
-    print(f"profile of {s.model} at {s.image_size}px on {_device_name(s.device)} -> {p.path}")
+    print(f"profile of {s.model} at {s.image_size}px on {device_name(s.device)} -> {p.path}")
     print("  batch   back to back" + "".join(f"   after {x:g} s pause" for x in pauses))
     for i, size in enumerate(sizes):
         line = f"  {size:5d}  {hot_s[i] * 1e3:9.2f} ms {_j(_at(profile.energy_j, i)):>11s}"
@@ -416,12 +417,6 @@ def _recommend(
 
 def _label(s: Settings) -> str:
     return f"{s.model}-{s.policy.describe()}-f{s.frequency:g}-{s.arrivals}"
-
-
-def _device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return f"{device} {torch.cuda.get_device_name(device)}"
-    return str(device)
 
 
 def _j(value: float | None) -> str:

@@ -24,6 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 
 from green_ai.data import DeviceData, dataset_shape, load_dataset
+from green_ai.devices import device_name
 from green_ai.energy import EnergyMeter, Measurement, build_meter, co2_g, measurement_metrics
 from green_ai.errors import UserError
 from green_ai.nets import build_net
@@ -191,7 +192,7 @@ class _Study:
             cfg,
             self.name,
             tags={
-                "device": _device_name(self.data.train_x.device),
+                "device": device_name(self.data.train_x.device),
                 "energy.backend": self.meter.backend,
                 "energy.kind": self.meter.kind,
                 "energy.devices": ", ".join(self.meter.device_names),
@@ -439,12 +440,6 @@ class _Study:
                 for t in self.study.best_trials
             ],
         }
-
-
-def _device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return "cpu"
 
 
 def _redact(url: str) -> str:

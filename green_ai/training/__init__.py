@@ -1,5 +1,6 @@
 """The training loop: Adam with every tuned value, epochs over device tensors, test accuracy."""
 
+from green_ai.devices import resolve_device
 from green_ai.training.loop import (
     DivergedError,
     EpochResult,
@@ -7,7 +8,6 @@ from green_ai.training.loop import (
     configure_device,
     evaluate,
     make_optimizer,
-    resolve_device,
     train_repetition,
 )
 

@@ -51,13 +51,6 @@ class RepetitionResult:
     epochs: list[EpochResult] = field(default_factory=list)
 
 
-def resolve_device(name: str) -> torch.device:
-    """`auto` picks CUDA when present, else the CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 def configure_device(device: torch.device) -> None:
     """Process-wide settings for fast training on `device`.
 
