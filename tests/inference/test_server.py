@@ -19,6 +19,7 @@ from green_ai.inference import (
     simulate,
 )
 from green_ai.inference.batching import BatchingPolicy
+from green_ai.inference.server import BatchRecord
 
 SERVICE_S = 0.02
 
@@ -71,18 +72,42 @@ def test_real_runs_match_the_simulated_schedule(policy: BatchingPolicy) -> None:
     assert real.response_s.max() == pytest.approx(predicted.response_max_s, abs=0.05)
 
 
+class DecisionClock:
+    """Wraps an executor and keeps the loop's last clock reading before each batch: the moment
+    the batching decision was taken (`process` reads the clock again a moment later)."""
+
+    def __init__(self, inner: ModelExecutor) -> None:
+        self.inner = inner
+        self.last_now = 0.0
+        self.decided_at: list[float] = []
+
+    def now(self) -> float:
+        self.last_now = self.inner.now()
+        return self.last_now
+
+    def wait_until(self, t: float) -> float:
+        return self.inner.wait_until(t)
+
+    def process(self, first: int, size: int) -> BatchRecord:
+        self.decided_at.append(self.last_now)
+        return self.inner.process(first, size)
+
+
 def test_arrivals_keep_their_schedule_while_the_model_is_busy() -> None:
     # 200 requests/s against 20 ms batches: about four requests arrive during every batch.
     # They are counted at their scheduled times, not when the loop got round to them, so each
-    # greedy batch takes exactly what the schedule says had arrived, and the run ends one
-    # service after the last arrival instead of drifting later.
+    # greedy batch takes exactly what the schedule says had arrived when it was formed, and the
+    # run ends one service after the last arrival instead of drifting later.
     arrivals = arrival_offsets(frequency=200, requests=60)
     executor = _executor()
     executor.start()
-    trace = serve(arrivals, GreedyBatching(8), executor)
-    for b in trace.batches:
-        arrived = int(np.searchsorted(arrivals, b.start_s, side="right"))
+    clock = DecisionClock(executor)
+    trace = serve(arrivals, GreedyBatching(8), clock)
+    assert len(clock.decided_at) == len(trace.batches)
+    for b, decided in zip(trace.batches, clock.decided_at, strict=True):
+        arrived = int(np.searchsorted(arrivals, decided, side="right"))
         assert b.size == min(arrived - b.first, 8)
+        assert decided <= b.start_s
     assert np.mean([b.size for b in trace.batches]) > 3
     assert trace.completions.max() - arrivals[-1] < 2 * SERVICE_S + 0.05
 
