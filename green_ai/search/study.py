@@ -44,6 +44,9 @@ from green_ai.training.loop import seed_everything
 log = logging.getLogger("green_ai")
 
 INTERRUPTED = "interrupted"
+# A round that stopped for a reason outside it (Ctrl-C, a config error found mid-round) is
+# recorded as failed with this user attribute set, and is not counted: a rerun redoes it.
+REDO = "redo_on_rerun"
 # Config keys that do not change what a study computes: a rerun that differs only in these
 # continues the same study (rounds=3 after rounds=2 adds one round).
 _NOT_IDENTITY = ("rounds", "tracking", "study", "energy", "progress", "device", "hydra")
@@ -297,11 +300,10 @@ class _Study:
                     runs.log_metrics(run_id, rep_metrics, step=rep)
             round_m = round_w.measurement
         except KeyboardInterrupt:
-            trial.set_user_attr("fail_reason", INTERRUPTED)
-            self.study.tell(trial, state=TrialState.FAIL)
-            runs.finish_round(run_id, failed_reason=INTERRUPTED)
+            self._abandon(trial, runs, run_id, INTERRUPTED)
             raise
-        except UserError:
+        except UserError as err:  # the whole study stops; the rerun after the fix redoes it
+            self._abandon(trial, runs, run_id, f"stopped: {err}")
             raise
         except DivergedError as err:
             failure = f"diverged: {err}"
@@ -393,13 +395,23 @@ class _Study:
 
     # -- study-level figures -------------------------------------------------------------
 
+    def _abandon(
+        self, trial: optuna.trial.Trial, runs: StudyRuns, run_id: str, reason: str
+    ) -> None:
+        """Record a round cut short from outside as failed, to be redone by the next run."""
+        trial.set_user_attr("fail_reason", reason)
+        trial.set_user_attr(REDO, True)
+        self.study.tell(trial, state=TrialState.FAIL)
+        runs.finish_round(run_id, failed_reason=reason)
+
     def _counted_trials(self) -> list[optuna.trial.FrozenTrial]:
-        """Finished rounds; a round cut short by Ctrl-C is not counted and will be redone."""
+        """Finished rounds; a round cut short by Ctrl-C or a config error is not counted and
+        will be redone."""
         return [
             t
             for t in self.study.get_trials(deepcopy=False)
             if t.state == TrialState.COMPLETE
-            or (t.state == TrialState.FAIL and t.user_attrs.get("fail_reason") != INTERRUPTED)
+            or (t.state == TrialState.FAIL and not t.user_attrs.get(REDO))
         ]
 
     @staticmethod

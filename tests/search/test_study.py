@@ -182,9 +182,11 @@ def test_workers_sharing_a_study_draw_different_hyperparameters(make_cfg: Make) 
     assert drawn[0] != drawn[1]
 
 
-def test_a_study_that_breaks_marks_its_parent_run_failed(
+def test_a_study_that_breaks_marks_its_parent_run_failed_and_the_rerun_redoes_the_round(
     make_cfg: Make, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    real = study_module.train_repetition
+
     def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise UserError("the data vanished")
 
@@ -192,6 +194,15 @@ def test_a_study_that_breaks_marks_its_parent_run_failed(
     cfg = make_cfg()
     with pytest.raises(UserError, match="vanished"):
         run_study(cfg)
-    parents, _ = runs_of(cfg)
+    parents, rounds = runs_of(cfg)
     assert parents[0].info.status == "FAILED"
     assert "the data vanished" in parents[0].data.tags["stop_reason"]
+    # The round is recorded as failed, not left running, and it is not counted.
+    assert [r.info.status for r in rounds] == ["FAILED"]
+    study = optuna.load_study(study_name=study_name(cfg), storage=cfg.study.storage)
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.FAIL]
+    assert "the data vanished" in study.trials[0].user_attrs["fail_reason"]
+
+    monkeypatch.setattr(study_module, "train_repetition", real)
+    outcome = run_study(cfg)
+    assert outcome.rounds_completed == 2 and outcome.new_rounds == 2
