@@ -9,6 +9,8 @@ from typing import Any
 
 log = logging.getLogger("green_ai")
 
+MODES = ("auto", "bar", "log", "none")
+
 
 def use_bars(mode: str) -> bool:
     if mode == "bar":

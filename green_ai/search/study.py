@@ -12,12 +12,14 @@ import hashlib
 import json
 import logging
 import math
+import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import optuna
+import sqlalchemy.exc
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
@@ -29,6 +31,7 @@ from green_ai.energy import EnergyMeter, Measurement, build_meter, co2_g, measur
 from green_ai.errors import UserError
 from green_ai.nets import build_net
 from green_ai.paths import launch_dir
+from green_ai.progress import MODES as PROGRESS_MODES
 from green_ai.progress import Progress
 from green_ai.search.space import build_space, suggest
 from green_ai.tracking import StudyRuns
@@ -96,6 +99,8 @@ def validate(cfg: DictConfig) -> None:
             raise UserError(f"{key}={value!r} must be an integer of at least {minimum}")
     if cfg.relu not in (0, 1):
         raise UserError(f"relu={cfg.relu!r} must be 0 (no ReLU in the conv blocks) or 1")
+    if cfg.progress not in PROGRESS_MODES:
+        raise UserError(f"progress={cfg.progress!r} is not one of {', '.join(PROGRESS_MODES)}")
     objectives = list(cfg.search.get("objectives") or ["accuracy"])
     if objectives[0] != "accuracy" or any(o not in _OBJECTIVES for o in objectives):
         raise UserError(
@@ -112,6 +117,27 @@ def storage_url(cfg: DictConfig) -> str:
     if url:
         return str(url)
     return f"sqlite:///{Path(launch_dir(), 'studies.db').resolve()}"
+
+
+def open_study(
+    name: str, storage: str, directions: list[optuna.study.StudyDirection], attempts: int = 6
+) -> optuna.Study:
+    """Create the study, or load it if it exists.
+
+    Workers started together on an empty shared database race to create Optuna's tables
+    (PostgreSQL: a unique violation on the new table's type); the loser retries after a short,
+    randomised pause and then finds the tables made.
+    """
+    for attempt in range(attempts):
+        try:
+            return optuna.create_study(
+                study_name=name, storage=storage, directions=directions, load_if_exists=True
+            )
+        except sqlalchemy.exc.IntegrityError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.1 * (attempt + 1) + random.random() * 0.2)
+    raise AssertionError("unreachable")
 
 
 def run_study(cfg: DictConfig) -> StudyOutcome:
@@ -171,9 +197,7 @@ class _Study:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         storage = storage_url(cfg)
         directions = [optuna.study.StudyDirection[_OBJECTIVES[o].upper()] for o in objectives]
-        existing = optuna.create_study(
-            study_name=self.name, storage=storage, directions=directions, load_if_exists=True
-        )
+        existing = open_study(self.name, storage, directions)
         # A resumed study offsets the sampler's seed by the trials it already has (the same
         # seed again would redraw the first rounds' hyperparameters), and each worker sharing
         # the study by its number (workers started together would draw alike).

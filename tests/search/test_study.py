@@ -155,6 +155,7 @@ def test_estimated_energy_reaches_every_round_and_the_parent(make_cfg: Make) -> 
         ("rounds=0", "rounds=0 must be an integer of at least 1"),
         ("relu=2", "relu=2 must be 0"),
         ("search.objectives=[energy]", "search.objectives"),
+        ("progress=plain", "progress='plain' is not one of auto, bar, log, none"),
     ],
 )
 def test_bad_overrides_fail_before_training(
@@ -166,7 +167,7 @@ def test_bad_overrides_fail_before_training(
 
 
 def test_workers_sharing_a_study_draw_different_hyperparameters(make_cfg: Make) -> None:
-    run_study(make_cfg("rounds=1", "repetitions=1"))  # the study exists, as the README asks
+    run_study(make_cfg("rounds=1", "repetitions=1"))  # one round done before the workers join
     drawn = []
     for worker in (1, 2):
         cfg = make_cfg("rounds=3", f"study.worker={worker}")
