@@ -118,14 +118,15 @@ def _objective(fn: TestFunction, space: dict[str, BaseDistribution]) -> Callable
 
 
 def best_so_far(
-    fname: str, strategy: str, seed: int, n_trials: int, xi: float = 0.01
+    fname: str, strategy: str, seed: int, n_trials: int, xi: list[float] | None = None
 ) -> list[float]:
-    """Best value after each trial of one minimising study (``xi``: GP-PI's margin)."""
+    """Best value after each trial of one minimising study (``xi``: GP-PI's margin or
+    schedule; None keeps the configured default)."""
     torch.set_num_threads(1)
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     fn = FUNCTIONS[fname]
     space = _space(fn)
-    extra = {"xi": xi} if strategy == "gp_pi" else {}
+    extra = {"xi": xi[0] if len(xi) == 1 else xi} if strategy == "gp_pi" and xi else {}
     study = optuna.create_study(sampler=STRATEGIES[strategy](space=space, seed=seed, **extra))
     study.optimize(_objective(fn, space), n_trials=n_trials)
     values = np.array([t.value for t in study.trials], dtype=float)
@@ -170,7 +171,9 @@ def main() -> None:
     parser.add_argument("--no-timing", action="store_true")
     parser.add_argument("--no-search", action="store_true")
     parser.add_argument("--jobs", type=int, default=1, help="studies run in parallel")
-    parser.add_argument("--xi", type=float, default=0.01, help="GP-PI's margin ξ")
+    parser.add_argument(
+        "--xi", type=float, nargs="+", default=None, help="GP-PI's margin ξ (several: a schedule)"
+    )
     parser.add_argument("--json", help="also write the raw results to this file")
     args = parser.parse_args()
 

@@ -7,11 +7,13 @@ keys under ``search.sampler`` in the yaml (``grid_points``, ``xi``, ...) arrive 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import optuna
 from optuna.distributions import BaseDistribution
 
 from green_ai.errors import UserError
-from green_ai.samplers._gp_pi import GPPISampler
+from green_ai.samplers._gp_pi import DEFAULT_XI, GPPISampler
 from green_ai.samplers._grid import GridSearchSampler, grid_values
 
 
@@ -40,7 +42,7 @@ def gp_pi_sampler(
     space: dict[str, BaseDistribution],
     seed: int,
     n_startup_trials: int = 10,
-    xi: float = 0.01,
+    xi: float | Sequence[float] = DEFAULT_XI,
     n_candidates: int = 2048,
     n_local_starts: int = 5,
 ) -> optuna.samplers.BaseSampler:
@@ -50,7 +52,7 @@ def gp_pi_sampler(
         return GPPISampler(
             seed=seed,
             n_startup_trials=n_startup_trials,
-            xi=xi,
+            xi=list(xi) if isinstance(xi, Sequence) else xi,
             n_candidates=n_candidates,
             n_local_starts=n_local_starts,
         )

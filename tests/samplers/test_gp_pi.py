@@ -125,11 +125,33 @@ def test_categoricals_go_to_the_independent_sampler(mocker: MockerFixture) -> No
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"n_startup_trials": -1}, {"xi": -0.1}, {"xi": math.nan}, {"n_candidates": 0}]
+    "kwargs",
+    [
+        {"n_startup_trials": -1},
+        {"xi": -0.1},
+        {"xi": math.nan},
+        {"xi": []},
+        {"xi": [0.1, -1.0]},
+        {"n_candidates": 0},
+    ],
 )
 def test_bad_settings_are_refused(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         GPPISampler(**kwargs)  # type: ignore[arg-type]
+
+
+def test_a_margin_schedule_cycles_with_the_completed_trials(mocker: MockerFixture) -> None:
+    spy = mocker.spy(_gp_pi, "_improvement_z")
+    sampler = GPPISampler(
+        seed=0, n_startup_trials=2, xi=[0.5, 0.0, 0.1], n_candidates=16, n_local_starts=0
+    )
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.optimize(_objective, n_trials=6)
+    # GP rounds see 2, 3, 4, 5 completed trials: margins xi[2 % 3], xi[3 % 3], ...
+    margins = [call.args[3] for call in spy.call_args_list]
+    assert sorted(set(margins), key=margins.index) == [0.1, 0.5, 0.0]
+    per_round = [margins[0]] + [b for a, b in zip(margins, margins[1:], strict=False) if a != b]
+    assert per_round == [0.1, 0.5, 0.0, 0.1]
 
 
 @pytest.mark.slow
