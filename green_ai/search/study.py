@@ -125,15 +125,15 @@ def open_study(
     """Create the study, or load it if it exists.
 
     Workers started together on an empty shared database race to create Optuna's tables
-    (PostgreSQL: a unique violation on the new table's type); the loser retries after a short,
-    randomised pause and then finds the tables made.
+    (PostgreSQL: a unique violation on a new table's type, or "type already exists"); the loser
+    retries after a short, randomised pause and then finds the tables made.
     """
     for attempt in range(attempts):
         try:
             return optuna.create_study(
                 study_name=name, storage=storage, directions=directions, load_if_exists=True
             )
-        except sqlalchemy.exc.IntegrityError:
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError):
             if attempt == attempts - 1:
                 raise
             time.sleep(0.1 * (attempt + 1) + random.random() * 0.2)

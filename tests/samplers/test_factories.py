@@ -75,10 +75,12 @@ def test_multi_objective_capable_strategies(name: str) -> None:
 
 def test_gp_pi_config_reaches_the_sampler() -> None:
     cfg = OmegaConf.load(CONF / "search" / "gp_pi.yaml")
-    cfg.sampler.xi = 0.25
+    assert list(cfg.sampler.xi) == [1.0, 0.1, 0.01, 0.0]  # the schedule, as a ListConfig
     sampler = hydra.utils.instantiate(cfg.sampler)(space={}, seed=0)
     assert isinstance(sampler, GPPISampler)
-    assert sampler._xi == 0.25
+    assert sampler._xis == [1.0, 0.1, 0.01, 0.0]
+    cfg.sampler.xi = 0.25
+    assert hydra.utils.instantiate(cfg.sampler)(space={}, seed=0)._xis == [0.25]
 
 
 def test_bad_gp_pi_setting_is_a_user_error() -> None:

@@ -163,7 +163,8 @@ def test_gets_closer_than_random_search_on_a_smooth_function() -> None:
         lr = trial.suggest_float("lr", 1e-5, 1e-1, log=True)
         return (x - 0.3) ** 2 + (y + 0.4) ** 2 + 0.1 * (math.log10(lr) + 3.5) ** 2
 
-    budget, regrets = 12, {"gp_pi": list[float](), "random": list[float]()}
+    # 5 random rounds, then 15 GP rounds: every margin of the default schedule gets its turns.
+    budget, regrets = 20, {"gp_pi": list[float](), "random": list[float]()}
     for seed in range(3):
         samplers = {
             "gp_pi": _fast(seed, 5),
