@@ -128,16 +128,16 @@ def open_study(
     (PostgreSQL: a unique violation on a new table's type, or "type already exists"); the loser
     retries after a short, randomised pause and then finds the tables made.
     """
-    for attempt in range(attempts):
+    for attempt in range(attempts - 1):
         try:
             return optuna.create_study(
                 study_name=name, storage=storage, directions=directions, load_if_exists=True
             )
         except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError):
-            if attempt == attempts - 1:
-                raise
             time.sleep(0.1 * (attempt + 1) + random.random() * 0.2)
-    raise AssertionError("unreachable")
+    return optuna.create_study(  # the last attempt lets its error through
+        study_name=name, storage=storage, directions=directions, load_if_exists=True
+    )
 
 
 def run_study(cfg: DictConfig) -> StudyOutcome:
@@ -207,7 +207,10 @@ class _Study:
             + 1_000_003 * int(cfg.study.get("worker") or 0)
         )
         self.sampler = instantiate(cfg.search.sampler)(space=space, seed=seed)
-        self.study = optuna.load_study(study_name=self.name, storage=storage, sampler=self.sampler)
+        # The sampler's seed depends on the trials the study holds, so it joins the opened study
+        # afterwards instead of opening the storage a second time.
+        existing.sampler = self.sampler
+        self.study = existing
 
     # -- the loop -------------------------------------------------------------------------
 
