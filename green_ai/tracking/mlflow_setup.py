@@ -6,6 +6,7 @@ should answer at once.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from green_ai.paths import launch_dir
+from green_ai.urls import redact_text
 
 KIND_TRAIN_STUDY = "train_study"
 KIND_TRAIN_ROUND = "train_round"
@@ -35,22 +37,33 @@ def resolve_uri(uri: str | None) -> str:
     return chosen
 
 
-def setup_tracking(tracking_cfg: DictConfig) -> str:
-    """Point MLflow at the configured store and experiment; return the experiment id."""
+def setup_tracking(tracking: Any) -> str:
+    """Point MLflow at the `tracking` settings' store and experiment; return its id."""
     import mlflow
 
-    mlflow.set_tracking_uri(resolve_uri(tracking_cfg.get("uri")))
-    experiment = mlflow.set_experiment(str(tracking_cfg.experiment))
+    mlflow.set_tracking_uri(resolve_uri(tracking.uri))
+    experiment = mlflow.set_experiment(str(tracking.experiment))
     return str(experiment.experiment_id)
 
 
-def flatten_config(cfg: DictConfig | dict[str, Any], prefix: str = "") -> dict[str, str]:
-    """The resolved config as dotted keys with string values (MLflow params)."""
-    container = (
-        OmegaConf.to_container(cfg, resolve=True)
-        if isinstance(cfg, DictConfig | ListConfig)
-        else cfg
-    )
+def config_container(cfg: Any) -> Any:
+    """Settings (a dataclass or a DictConfig) as plain dicts and lists."""
+    if isinstance(cfg, DictConfig | ListConfig):
+        return OmegaConf.to_container(cfg, resolve=True)
+    if dataclasses.is_dataclass(cfg) and not isinstance(cfg, type):
+        return dataclasses.asdict(cfg)
+    return cfg
+
+
+def config_yaml(cfg: Any) -> str:
+    """The resolved settings as YAML with every credential in a URL hidden."""
+    return redact_text(OmegaConf.to_yaml(OmegaConf.create(config_container(cfg))))
+
+
+def flatten_config(cfg: Any, prefix: str = "") -> dict[str, str]:
+    """The resolved config as dotted keys with string values (MLflow params), credentials
+    in URLs hidden."""
+    container = config_container(cfg)
     out: dict[str, str] = {}
 
     def walk(node: Any, key: str) -> None:
@@ -58,7 +71,7 @@ def flatten_config(cfg: DictConfig | dict[str, Any], prefix: str = "") -> dict[s
             for k, v in node.items():
                 walk(v, f"{key}.{k}" if key else str(k))
         else:
-            out[key] = str(node)[:6000]  # MLflow's param value limit
+            out[key] = redact_text(str(node))[:6000]  # MLflow's param value limit
 
     walk(container, prefix)
     return out
@@ -88,6 +101,6 @@ def hydra_overrides() -> str:
     try:
         from hydra.core.hydra_config import HydraConfig
 
-        return " ".join(HydraConfig.get().overrides.task)
+        return redact_text(" ".join(HydraConfig.get().overrides.task))
     except ValueError:
         return ""

@@ -11,11 +11,11 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from omegaconf import DictConfig, OmegaConf
-
+from green_ai.config import TrainConfig
 from green_ai.tracking.mlflow_setup import (
     KIND_TRAIN_ROUND,
     KIND_TRAIN_STUDY,
+    config_yaml,
     flatten_config,
     git_commit,
     hydra_overrides,
@@ -32,19 +32,19 @@ SHORTCUTS = ("conv", "linear", "relu", "epochs", "rounds", "repetitions", "batch
 class StudyRuns:
     """The parent run of one study (found again on resume) and its nested round runs."""
 
-    def __init__(self, cfg: DictConfig, study_name: str, *, tags: Mapping[str, str]) -> None:
+    def __init__(self, cfg: TrainConfig, study_name: str, *, tags: Mapping[str, str]) -> None:
         from mlflow import MlflowClient
 
         self.experiment_id = setup_tracking(cfg.tracking)
         self.client: MlflowClient = MlflowClient()
         self.study_name = study_name
         params = {
-            "net": str(cfg.net.name),
-            "dataset": str(cfg.dataset.name),
-            "search": str(cfg.search.name),
-            "hparams": str(cfg.hparams.name),
+            "net": cfg.net.name,
+            "dataset": cfg.dataset.name,
+            "search": cfg.search.name,
+            "hparams": cfg.hparams.name,
             "study_name": study_name,
-            **{key: str(cfg[key]) for key in SHORTCUTS},
+            **{key: str(getattr(cfg, key)) for key in SHORTCUTS},
         }
         existing = self.client.search_runs(
             [self.experiment_id],
@@ -77,7 +77,7 @@ class StudyRuns:
             self.run_id = run.info.run_id
             self.resumed = False
             self._log_params(self.run_id, {**flatten_config(cfg), **params})
-            self.client.log_text(self.run_id, OmegaConf.to_yaml(cfg, resolve=True), "config.yaml")
+            self.client.log_text(self.run_id, config_yaml(cfg), "config.yaml")
         self._set_tags(self.run_id, all_tags)
 
     def start_round(self, number: int, hparams: Mapping[str, float]) -> str:

@@ -11,8 +11,10 @@ import pytest
 from mlflow import MlflowClient
 from omegaconf import DictConfig
 
+from green_ai.config import train_settings
 from green_ai.errors import UserError
 from green_ai.search import run_study, study_name
+from green_ai.search import rounds as rounds_module
 from green_ai.search import study as study_module
 from green_ai.training import DivergedError
 
@@ -101,7 +103,7 @@ def test_study_name_follows_the_config(make_cfg: Make) -> None:
 def test_a_failed_repetition_fails_the_round_and_the_study_goes_on(
     make_cfg: Make, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = study_module.train_repetition
+    real = rounds_module.train_repetition
     calls = {"n": 0}
 
     def flaky(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -110,7 +112,7 @@ def test_a_failed_repetition_fails_the_round_and_the_study_goes_on(
             raise DivergedError("training loss became nan in epoch 0")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(study_module, "train_repetition", flaky)
+    monkeypatch.setattr(rounds_module, "train_repetition", flaky)
     cfg = make_cfg("rounds=2")
     outcome = run_study(cfg)
     assert outcome.rounds_completed == 2
@@ -171,27 +173,21 @@ def test_workers_sharing_a_study_draw_different_hyperparameters(make_cfg: Make) 
     drawn = []
     for worker in (1, 2):
         cfg = make_cfg("rounds=3", f"study.worker={worker}")
-        study = study_module._Study(
-            cfg,
-            None,
-            study_module.build_space(cfg.hparams),  # type: ignore[arg-type]
-            ["accuracy"],
-            meter=None,
-        )  # type: ignore[arg-type]
-        trial = study.study.ask()
-        drawn.append(study_module.suggest(trial, study.space))
+        loop = study_module.StudyLoop(train_settings(cfg), None, meter=None)  # type: ignore[arg-type]
+        trial = loop.study.ask()
+        drawn.append(study_module.suggest(trial, loop.space))
     assert drawn[0] != drawn[1]
 
 
 def test_a_study_that_breaks_marks_its_parent_run_failed_and_the_rerun_redoes_the_round(
     make_cfg: Make, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = study_module.train_repetition
+    real = rounds_module.train_repetition
 
     def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise UserError("the data vanished")
 
-    monkeypatch.setattr(study_module, "train_repetition", broken)
+    monkeypatch.setattr(rounds_module, "train_repetition", broken)
     cfg = make_cfg()
     with pytest.raises(UserError, match="vanished"):
         run_study(cfg)
@@ -204,6 +200,6 @@ def test_a_study_that_breaks_marks_its_parent_run_failed_and_the_rerun_redoes_th
     assert [t.state for t in study.trials] == [optuna.trial.TrialState.FAIL]
     assert "the data vanished" in study.trials[0].user_attrs["fail_reason"]
 
-    monkeypatch.setattr(study_module, "train_repetition", real)
+    monkeypatch.setattr(rounds_module, "train_repetition", real)
     outcome = run_study(cfg)
     assert outcome.rounds_completed == 2 and outcome.new_rounds == 2

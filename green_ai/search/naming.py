@@ -1,0 +1,30 @@
+"""Study names: readable, and the same for the same computation so a rerun resumes it."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+
+from omegaconf import DictConfig
+
+from green_ai.config import TrainConfig, train_settings
+
+# Settings that do not change what a study computes: a rerun that differs only in these
+# continues the same study (rounds=3 after rounds=2 adds one round).
+NOT_IDENTITY = ("rounds", "tracking", "study", "energy", "progress", "device")
+
+
+def study_name(cfg: TrainConfig | DictConfig) -> str:
+    """`study.name` if set, else the cell's factors plus a hash of everything else it computes."""
+    settings = train_settings(cfg)
+    if settings.study.name:
+        return settings.study.name
+    identity = {k: v for k, v in dataclasses.asdict(settings).items() if k not in NOT_IDENTITY}
+    identity["search"] = {k: v for k, v in identity["search"].items() if k != "energy_budget_j"}
+    digest = hashlib.sha1(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:10]
+    s = settings
+    return (
+        f"{s.net.name}-conv{s.conv}-linear{s.linear}-relu{s.relu}-{s.dataset.name}"
+        f"-{s.search.name}-{s.hparams.name}-{digest}"
+    )

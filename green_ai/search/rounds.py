@@ -1,0 +1,210 @@
+"""One round of a study: ask Optuna for hyperparameters, train `repetitions` times, tell it.
+
+Everything a round measures reaches MLflow as it happens: each epoch's loss, accuracy and
+joules, each repetition's, then the round's (thesis §3.3.3).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Mapping
+
+import optuna
+import torch
+from optuna.distributions import BaseDistribution
+from optuna.trial import TrialState
+
+from green_ai.config import TrainConfig
+from green_ai.data import DeviceData
+from green_ai.energy import EnergyMeter, Measurement, co2_g, measurement_metrics
+from green_ai.errors import UserError
+from green_ai.nets import build_net
+from green_ai.progress import Progress
+from green_ai.search.space import suggest
+from green_ai.tracking import StudyRuns
+from green_ai.training import DivergedError, EpochResult, train_repetition
+from green_ai.training.loop import seed_everything
+
+log = logging.getLogger("green_ai")
+
+INTERRUPTED = "interrupted"
+# A round that stopped for a reason outside it (Ctrl-C, a config error found mid-round) is
+# recorded as failed with this user attribute set, and is not counted: a rerun redoes it.
+REDO = "redo_on_rerun"
+
+
+def make_net(
+    settings: TrainConfig, input_shape: tuple[int, int, int], num_classes: int
+) -> torch.nn.Module:
+    """The study's network for this input; a layer count it cannot support is a UserError."""
+    return build_net(
+        settings.net.name,
+        input_shape=input_shape,
+        num_classes=num_classes,
+        conv=settings.conv,
+        linear=settings.linear,
+        relu=settings.relu,
+        options=dict(settings.net.options),
+    )
+
+
+class RoundRunner:
+    """Runs rounds of one study; each `run` is one Optuna trial."""
+
+    def __init__(
+        self,
+        settings: TrainConfig,
+        data: DeviceData,
+        meter: EnergyMeter,
+        space: Mapping[str, BaseDistribution],
+        runs: StudyRuns,
+        progress: Progress,
+    ) -> None:
+        self.settings = settings
+        self.data = data
+        self.meter = meter
+        self.space = space
+        self.runs = runs
+        self.progress = progress
+
+    def run(self, study: optuna.Study, multi_objective: bool, grid_intensity: float) -> None:
+        trial = study.ask()
+        hparams = suggest(trial, self.space)
+        run_id = self.runs.start_round(trial.number, hparams)
+        trial.set_user_attr("mlflow_run_id", run_id)
+        self.progress.start_round()
+        try:
+            accuracies, round_m, failure = self._train_repetitions(trial.number, hparams, run_id)
+        except KeyboardInterrupt:
+            self._abandon(study, trial, run_id, INTERRUPTED)
+            raise
+        except UserError as err:  # the whole study stops; the rerun after the fix redoes it
+            self._abandon(study, trial, run_id, f"stopped: {err}")
+            raise
+        metrics = self._round_metrics(trial, accuracies, round_m, grid_intensity)
+        self.runs.log_metrics(run_id, metrics)
+        energy = _objective_energy(round_m)
+        if failure is None and multi_objective and energy is None:
+            reason = (round_m.reason if round_m else None) or "not measured"
+            failure = f"no energy figure for the energy objective: {reason}"
+        if failure is not None:
+            trial.set_user_attr("fail_reason", failure)
+            study.tell(trial, state=TrialState.FAIL)
+            self.runs.finish_round(run_id, failed_reason=failure)
+            self.progress.round_done(f"round {trial.number} failed: {failure}")
+            return
+        if multi_objective:
+            assert energy is not None
+            study.tell(trial, [metrics["accuracy"], energy])
+        else:
+            study.tell(trial, metrics["accuracy"])
+        self.runs.finish_round(run_id)
+        self.progress.round_done(_round_line(trial.number, metrics, hparams))
+
+    def _train_repetitions(
+        self, number: int, hparams: dict[str, float], run_id: str
+    ) -> tuple[list[float], Measurement | None, str | None]:
+        """Train `repetitions` times in one energy window; a failure ends the round early and
+        is returned as its reason (the study goes on, SPEC)."""
+        accuracies: list[float] = []
+        failure: str | None = None
+        prefix = f"round{number}"
+        with self.meter.window(prefix) as round_w:
+            try:
+                for rep in range(self.settings.repetitions):
+                    started = time.perf_counter()
+                    with self.meter.window(f"{prefix}.rep{rep}") as rep_w:
+                        accuracy = self._train_once(number, rep, hparams, run_id)
+                    accuracies.append(accuracy)
+                    metrics = {
+                        "rep_accuracy": accuracy,
+                        "rep_duration_s": time.perf_counter() - started,
+                    }
+                    if rep_w.measurement is not None and rep_w.measurement.energy_j is not None:
+                        metrics["rep_energy_j"] = rep_w.measurement.energy_j
+                    self.runs.log_metrics(run_id, metrics, step=rep)
+            except DivergedError as err:
+                failure = f"diverged: {err}"
+            except (KeyboardInterrupt, UserError):
+                raise
+            except Exception as err:
+                failure = f"{type(err).__name__}: {err}"
+                log.exception("round %d failed", number)
+        return accuracies, round_w.measurement, failure
+
+    def _train_once(self, number: int, rep: int, hparams: dict[str, float], run_id: str) -> float:
+        s = self.settings
+        seed = (s.seed * 1_000_003 + number * 1_009 + rep) % 2**31
+        seed_everything(seed)
+        model = make_net(s, self.data.input_shape, self.data.num_classes)
+        model = model.to(self.data.train_x.device)
+        prefix = f"round{number}.rep{rep}"
+
+        def on_epoch(e: EpochResult) -> None:
+            step = rep * s.epochs + e.epoch
+            metrics = {"train_loss": e.train_loss, "epoch_duration_s": e.duration_s}
+            if e.test_accuracy is not None:
+                metrics["test_accuracy"] = e.test_accuracy
+            m = e.measurement
+            if m is not None and m.energy_j is not None:
+                metrics["epoch_energy_j"] = m.energy_j
+            self.runs.log_metrics(run_id, metrics, step=step)
+            self.progress.epoch(f"rep {rep} loss {e.train_loss:.3f}")
+
+        result = train_repetition(
+            model,
+            self.data,
+            hparams,
+            epochs=s.epochs,
+            batch_size=s.batch_size,
+            seed=seed,
+            eval_every_epoch=s.eval_every_epoch,
+            epoch_window=lambda epoch: self.meter.window(f"{prefix}.epoch{epoch}"),
+            on_epoch=on_epoch,
+        )
+        return result.accuracy
+
+    def _round_metrics(
+        self,
+        trial: optuna.Trial,
+        accuracies: list[float],
+        m: Measurement | None,
+        grid_intensity: float,
+    ) -> dict[str, float]:
+        metrics: dict[str, float] = {}
+        if m is not None:
+            metrics.update(measurement_metrics(m))
+            if m.energy_j is not None:
+                trial.set_user_attr("energy_j", m.energy_j)
+                metrics["co2_g"] = co2_g(m.energy_j, grid_intensity)
+            if m.reason:
+                trial.set_user_attr("energy_reason", m.reason)
+        if accuracies:
+            mean = sum(accuracies) / len(accuracies)
+            var = sum((a - mean) ** 2 for a in accuracies) / len(accuracies)
+            metrics.update({"accuracy": mean, "accuracy_std": math.sqrt(var)})
+            trial.set_user_attr("rep_accuracies", accuracies)
+        return metrics
+
+    def _abandon(self, study: optuna.Study, trial: optuna.Trial, run_id: str, reason: str) -> None:
+        """Record a round cut short from outside as failed, to be redone by the next run."""
+        trial.set_user_attr("fail_reason", reason)
+        trial.set_user_attr(REDO, True)
+        study.tell(trial, state=TrialState.FAIL)
+        self.runs.finish_round(run_id, failed_reason=reason)
+
+
+def _objective_energy(m: Measurement | None) -> float | None:
+    """The energy objective: idle-subtracted joules where idle was measured, else gross."""
+    if m is None:
+        return None
+    return m.energy_net_j if m.energy_net_j is not None else m.energy_j
+
+
+def _round_line(number: int, metrics: Mapping[str, float], hparams: Mapping[str, float]) -> str:
+    joules = f", {metrics['energy_j']:.1f} J" if "energy_j" in metrics else ""
+    duration = f"{metrics['duration_s']:.1f} s" if "duration_s" in metrics else "no duration"
+    shown = ", ".join(f"{k}={v:.5g}" for k, v in hparams.items())
+    return f"round {number}: accuracy {metrics['accuracy']:.4f} ({duration}{joules}) {shown}"
