@@ -13,8 +13,8 @@ from omegaconf import DictConfig
 
 from green_ai.config import train_settings
 from green_ai.errors import UserError
-from green_ai.search import run_study, study_name
 from green_ai.search import rounds as rounds_module
+from green_ai.search import run_study, study_name
 from green_ai.search import study as study_module
 from green_ai.training import DivergedError
 
