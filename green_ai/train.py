@@ -16,7 +16,13 @@ from omegaconf import DictConfig
 from green_ai.config import TrainConfig, register_configs, train_settings
 from green_ai.config.hydra_app import fail, run_app
 from green_ai.errors import UserError
-from green_ai.search import StudyOutcome, check_feasible, run_study
+from green_ai.search import (
+    StudyOutcome,
+    check_feasible,
+    check_stores,
+    prepare_stores,
+    run_study,
+)
 
 log = logging.getLogger("green_ai")
 
@@ -24,8 +30,17 @@ register_configs()
 
 
 def preflight(cfg: DictConfig, *, multirun: bool) -> None:
-    """A job's settings, checked before it starts: values, then the net against the data."""
-    check_feasible(train_settings(cfg))
+    """A job's settings, checked before it starts: values, the net against the data, and
+    that the study database and MLflow store answer."""
+    settings = train_settings(cfg)
+    check_feasible(settings)
+    check_stores(settings)
+
+
+def prepare(cfg: DictConfig, *, multirun: bool) -> None:
+    """Before a sweep's jobs start together: create the stores they share, once."""
+    if multirun:
+        prepare_stores(train_settings(cfg))
 
 
 def train(cfg: TrainConfig | DictConfig) -> StudyOutcome:

@@ -17,6 +17,7 @@ import importlib
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, NoReturn
 
 from hydra.core.global_hydra import GlobalHydra
@@ -26,6 +27,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 from green_ai.errors import UserError
+from green_ai.urls import redact_text
 
 EXIT_USAGE = 2
 
@@ -49,6 +51,11 @@ def run_app(hydra_main: Callable[[], Any]) -> None:
         fail(str(err))
     except (HydraException, OmegaConfBaseException) as err:
         fail(describe_hydra_error(err))
+    except KeyboardInterrupt as err:
+        # Ctrl-C or SIGTERM: the round in flight was recorded as failed, a rerun redoes it.
+        what = str(err) or "interrupted"
+        print(f"{what}: the work in flight was recorded; rerun to go on", file=sys.stderr)
+        sys.exit(143 if "SIGTERM" in what else 130)
 
 
 def describe_hydra_error(err: BaseException) -> str:
@@ -105,6 +112,18 @@ class Preflight(Callback):
         config_name = kwargs.get("config_name")
         jobs = [_compose(config_name, overrides) for overrides in sweep_jobs(config)]
         self._run(config, jobs or [config], multirun=True)
+
+    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        # Hydra has saved the job's config and command line: passwords in URLs go.
+        runtime = config.hydra.runtime.output_dir
+        folders = [Path(runtime) / str(config.hydra.output_subdir or ".hydra")]
+        if config.hydra.mode == RunMode.MULTIRUN:
+            folders.append(Path(str(config.hydra.sweep.dir)))
+        for folder in folders:
+            for path in folder.glob("*.yaml"):
+                text = path.read_text()
+                if redact_text(text) != text:
+                    path.write_text(redact_text(text))
 
     def _run(self, config: DictConfig, jobs: list[DictConfig], *, multirun: bool) -> None:
         for job in jobs:

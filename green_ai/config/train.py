@@ -134,9 +134,13 @@ class StudyConfig:
     name: str | None = None
     # Workers sharing one study each need their own number, or they draw the same values.
     worker: int = 0
+    # A worker records a heartbeat this often; a round whose worker has been silent for twice
+    # as long (killed, its node lost) is recorded as failed and redone by another worker.
+    heartbeat_s: int = 60
 
     def __post_init__(self) -> None:
         require_int("study.worker", self.worker, minimum=0)
+        require_int("study.heartbeat_s", self.heartbeat_s, minimum=1)
 
 
 @dataclass

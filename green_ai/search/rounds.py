@@ -22,7 +22,6 @@ from green_ai.energy import EnergyMeter, Measurement, co2_g, measurement_metrics
 from green_ai.errors import UserError
 from green_ai.nets import build_net
 from green_ai.progress import Progress
-from green_ai.search.space import suggest
 from green_ai.tracking import StudyRuns
 from green_ai.training import DivergedError, EpochResult, train_repetition
 from green_ai.training.loop import seed_everything
@@ -30,9 +29,6 @@ from green_ai.training.loop import seed_everything
 log = logging.getLogger("green_ai")
 
 INTERRUPTED = "interrupted"
-# A round that stopped for a reason outside it (Ctrl-C, a config error found mid-round) is
-# recorded as failed with this user attribute set, and is not counted: a rerun redoes it.
-REDO = "redo_on_rerun"
 
 
 def make_net(
@@ -69,22 +65,32 @@ class RoundRunner:
         self.runs = runs
         self.progress = progress
 
-    def run(self, study: optuna.Study, multi_objective: bool, grid_intensity: float) -> None:
-        trial = study.ask()
-        hparams = suggest(trial, self.space)
+    def run(
+        self,
+        study: optuna.Study,
+        trial: optuna.Trial,
+        hparams: dict[str, float],
+        grid_intensity: float,
+    ) -> TrialState:
+        """Train the round of `trial` (already reserved), tell Optuna; return its state.
+
+        A round cut short from outside (Ctrl-C, SIGTERM, a config error found mid-round) is
+        recorded as failed, its runs closed, and the exception goes on: a rerun redoes it.
+        """
         run_id = self.runs.start_round(trial.number, hparams)
         trial.set_user_attr("mlflow_run_id", run_id)
         self.progress.start_round()
         try:
             accuracies, round_m, failure = self._train_repetitions(trial.number, hparams, run_id)
-        except KeyboardInterrupt:
-            self._abandon(study, trial, run_id, INTERRUPTED)
+        except KeyboardInterrupt as err:
+            self._abandon(study, trial, run_id, str(err) or INTERRUPTED, killed=True)
             raise
         except UserError as err:  # the whole study stops; the rerun after the fix redoes it
-            self._abandon(study, trial, run_id, f"stopped: {err}")
+            self._abandon(study, trial, run_id, f"stopped: {err}", killed=False)
             raise
         metrics = self._round_metrics(trial, accuracies, round_m, grid_intensity)
         self.runs.log_metrics(run_id, metrics)
+        multi_objective = len(study.directions) > 1
         energy = _objective_energy(round_m)
         if failure is None and multi_objective and energy is None:
             reason = (round_m.reason if round_m else None) or "not measured"
@@ -94,7 +100,7 @@ class RoundRunner:
             study.tell(trial, state=TrialState.FAIL)
             self.runs.finish_round(run_id, failed_reason=failure)
             self.progress.round_done(f"round {trial.number} failed: {failure}")
-            return
+            return TrialState.FAIL
         if multi_objective:
             assert energy is not None
             study.tell(trial, [metrics["accuracy"], energy])
@@ -102,6 +108,7 @@ class RoundRunner:
             study.tell(trial, metrics["accuracy"])
         self.runs.finish_round(run_id)
         self.progress.round_done(_round_line(trial.number, metrics, hparams))
+        return TrialState.COMPLETE
 
     def _train_repetitions(
         self, number: int, hparams: dict[str, float], run_id: str
@@ -188,12 +195,13 @@ class RoundRunner:
             trial.set_user_attr("rep_accuracies", accuracies)
         return metrics
 
-    def _abandon(self, study: optuna.Study, trial: optuna.Trial, run_id: str, reason: str) -> None:
-        """Record a round cut short from outside as failed, to be redone by the next run."""
+    def _abandon(
+        self, study: optuna.Study, trial: optuna.Trial, run_id: str, reason: str, *, killed: bool
+    ) -> None:
+        """Record a round cut short from outside as failed (not counted: it is redone)."""
         trial.set_user_attr("fail_reason", reason)
-        trial.set_user_attr(REDO, True)
         study.tell(trial, state=TrialState.FAIL)
-        self.runs.finish_round(run_id, failed_reason=reason)
+        self.runs.finish_round(run_id, failed_reason=reason, killed=killed)
 
 
 def _objective_energy(m: Measurement | None) -> float | None:

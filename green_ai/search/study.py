@@ -9,6 +9,7 @@ it runs (green_ai.search.rounds), with the joules of every round, repetition and
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,10 +24,22 @@ from green_ai.devices import device_name, resolve_device
 from green_ai.energy import EnergyMeter, build_meter, co2_g
 from green_ai.progress import Progress
 from green_ai.search.naming import study_name
-from green_ai.search.rounds import INTERRUPTED, REDO, RoundRunner, make_net
+from green_ai.search.rounds import INTERRUPTED, RoundRunner, make_net
 from green_ai.search.space import build_space, suggest
-from green_ai.search.storage import open_study, storage_url
-from green_ai.tracking import StudyRuns
+from green_ai.search.storage import (
+    check_storage,
+    open_storage,
+    open_study,
+    storage_url,
+    study_lock,
+)
+from green_ai.search.workers import (
+    fail_lost_trials,
+    heartbeat,
+    sigterm_as_interrupt,
+    worker_attrs,
+)
+from green_ai.tracking import StudyRuns, check_tracking, setup_tracking
 from green_ai.training import configure_device
 from green_ai.urls import redact_url
 
@@ -52,16 +65,38 @@ def check_feasible(settings: TrainConfig) -> None:
     make_net(settings, input_shape, num_classes)
 
 
+_checked_stores: set[tuple[str, str]] = set()
+
+
+def check_stores(settings: TrainConfig) -> None:
+    """The study database and the MLflow store answer (checked once per process); a bad one
+    fails in seconds, before anything is created in either."""
+    key = (storage_url(settings.study), str(settings.tracking.uri))
+    if key not in _checked_stores:
+        check_storage(key[0])
+        check_tracking(settings.tracking)
+        _checked_stores.add(key)
+
+
+def prepare_stores(settings: TrainConfig) -> None:
+    """Create the study database's tables and the MLflow store and experiment, once, before
+    the jobs of a sweep start on them together."""
+    open_storage(storage_url(settings.study), heartbeat_s=settings.study.heartbeat_s)
+    setup_tracking(settings.tracking)
+
+
 def run_study(cfg: TrainConfig | DictConfig) -> StudyOutcome:
     """Run (or resume) the study that `cfg` describes; see the module docstring."""
     settings = train_settings(cfg)
     check_feasible(settings)
+    check_stores(settings)
     device = resolve_device(settings.device)
     configure_device(device)
     meter = build_meter(settings.energy, device)
     try:
         data = load_dataset(_dataset_cfg(settings), device, seed=settings.seed)
-        return StudyLoop(settings, data, meter).run()
+        with sigterm_as_interrupt():
+            return StudyLoop(settings, data, meter).run()
     finally:
         meter.close()
 
@@ -71,8 +106,21 @@ def _dataset_cfg(settings: TrainConfig) -> Any:
     return OmegaConf.structured(settings.dataset)
 
 
+# Trial states that count as rounds: finished with a result. A failed round (diverged, raised,
+# cut short, its worker lost) is recorded but not counted, and is redone.
+COUNTED = (TrialState.COMPLETE, TrialState.PRUNED)
+# A worker whose rounds keep failing stops instead of spending the study on a broken setup.
+MAX_CONSECUTIVE_FAILURES = 5
+OTHERS_RUNNING = "the remaining rounds are running in other workers"
+
+
 class StudyLoop:
-    """Rounds until `rounds` are done, the grid is exhausted or the energy budget is spent."""
+    """Rounds until `rounds` are counted, the grid is exhausted or the energy budget is spent.
+
+    Any number of workers may run one study: each reserves its next round under the study's
+    lock, so together they run exactly `rounds` counted rounds, and the sampler sees every
+    round in flight when it suggests the next.
+    """
 
     def __init__(self, settings: TrainConfig, data: DeviceData, meter: EnergyMeter) -> None:
         self.settings = settings
@@ -83,7 +131,8 @@ class StudyLoop:
         self.space = build_space(settings.hparams)
         self.grid_intensity = float(settings.energy["grid_intensity_g_per_kwh"])
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        self.storage = storage_url(settings.study)
+        self.url = storage_url(settings.study)
+        self.storage = open_storage(self.url, heartbeat_s=settings.study.heartbeat_s)
         self.study = open_study(self.name, self.storage, self._directions())
         self.sampler = self._sampler(len(self.study.get_trials(deepcopy=False)))
         # The sampler's seed depends on the trials the study holds, so it joins the opened
@@ -106,8 +155,11 @@ class StudyLoop:
 
     def run(self) -> StudyOutcome:
         rounds = self.settings.rounds
+        with study_lock(self.url, self.name):  # one parent run, however many workers start
+            fail_lost_trials(self.study, self.storage)
+            runs = StudyRuns(self.settings, self.name, tags=self._run_tags())
+            runs.close_orphans(self.study.get_trials(deepcopy=False))
         done = self.counted_trials()
-        runs = StudyRuns(self.settings, self.name, tags=self._run_tags())
         progress = Progress(
             self.settings.progress,
             rounds=rounds,
@@ -117,13 +169,19 @@ class StudyLoop:
         verb = "resuming" if done else "starting"
         progress.info(
             f"{verb} study {self.name}: {len(done)}/{rounds} rounds done "
-            f"(storage {redact_url(self.storage)}, MLflow run {runs.run_id})"
+            f"(storage {redact_url(self.url)}, MLflow run {runs.run_id})"
         )
-        status, stop_reason, new_rounds = "FINISHED", None, 0
+        status: str | None = "FINISHED"
+        stop_reason: str | None = None
+        new_rounds = 0
         try:
             stop_reason, new_rounds = self._rounds(runs, progress)
-        except KeyboardInterrupt:
-            status, stop_reason = "KILLED", INTERRUPTED
+            if stop_reason == OTHERS_RUNNING:
+                status = None  # the worker that finishes the last round closes the parent
+            elif stop_reason.startswith("stopped"):
+                status = "FAILED"
+        except KeyboardInterrupt as err:
+            status, stop_reason = "KILLED", str(err) or INTERRUPTED
             raise
         except BaseException as err:  # the parent run says the study broke, and why
             status, stop_reason = "FAILED", f"{type(err).__name__}: {err}"
@@ -134,7 +192,7 @@ class StudyLoop:
             runs.finish(status=status, tags={"stop_reason": stop_reason or ""})
             if len(self.objectives) > 1:
                 runs.log_dict(self._pareto_front(), "pareto_front.json")
-        if stop_reason and stop_reason != f"{rounds} rounds completed":
+        if stop_reason != f"{rounds} rounds completed":
             log.info("study %s stopped: %s", self.name, stop_reason)
         return StudyOutcome(
             study_name=self.name,
@@ -143,31 +201,66 @@ class StudyLoop:
             new_rounds=new_rounds,
             stop_reason=stop_reason,
             parent_run_id=runs.run_id,
-            energy_j=total_energy(done),
+            energy_j=total_energy(self.finished_trials()),
         )
 
-    def _rounds(self, runs: StudyRuns, progress: Progress) -> tuple[str | None, int]:
-        """Run rounds until a stop reason; return it and the number of rounds run."""
+    def _rounds(self, runs: StudyRuns, progress: Progress) -> tuple[str, int]:
+        """Run rounds until a stop reason; return it and the number of rounds counted."""
         if len(self.counted_trials()) < self.settings.rounds:
             idle_w = self.meter.measure_idle()
             if idle_w is not None:
                 runs.log_metrics(runs.run_id, {"idle_power_w": idle_w})
         runner = RoundRunner(self.settings, self.data, self.meter, self.space, runs, progress)
-        new_rounds = 0
-        while (stop_reason := self._stop_reason(self.counted_trials())) is None:
-            runner.run(self.study, len(self.objectives) > 1, self.grid_intensity)
-            new_rounds += 1
+        new_rounds = failures = 0
+        while True:
+            reserved = self._reserve(runs)
+            if isinstance(reserved, str):
+                return reserved, new_rounds
+            trial, hparams = reserved
+            with heartbeat(self.storage, self.study, trial):
+                state = runner.run(self.study, trial, hparams, self.grid_intensity)
+            if state in COUNTED:
+                new_rounds += 1
+                failures = 0
+            else:
+                failures += 1
             self._log_totals(runs)
-        return stop_reason, new_rounds
+            if failures >= MAX_CONSECUTIVE_FAILURES:
+                return (
+                    f"stopped after {failures} failed rounds in a row; the last: "
+                    f"{self.study.trials[-1].user_attrs.get('fail_reason', '?')}"
+                ), new_rounds
 
-    def _stop_reason(self, done: list[FrozenTrial]) -> str | None:
+    def _reserve(self, runs: StudyRuns) -> tuple[optuna.Trial, dict[str, float]] | str:
+        """The next round for this worker, or why there is none. Under the study's lock,
+        so that workers together never run more than `rounds` and never draw alike."""
+        with study_lock(self.url, self.name):
+            fail_lost_trials(self.study, self.storage)
+            trials = self.study.get_trials(deepcopy=False)
+            runs.close_orphans(trials)
+            counted = [t for t in trials if t.state in COUNTED]
+            running = [t for t in trials if t.state == TrialState.RUNNING]
+            stop_reason = self._stop_reason(counted, running)
+            if stop_reason is not None:
+                return stop_reason
+            with warnings.catch_warnings():
+                # Optuna expects heartbeats with Study.optimize; `heartbeat` records them here.
+                warnings.filterwarnings("ignore", message="Heartbeat of storage")
+                trial = self.study.ask()
+            for key, value in worker_attrs().items():
+                trial.set_user_attr(key, value)
+            return trial, suggest(trial, self.space)
+
+    def _stop_reason(self, done: list[FrozenTrial], running: list[FrozenTrial]) -> str | None:
         rounds = self.settings.rounds
         if len(done) >= rounds:
             return f"{rounds} rounds completed"
+        if len(done) + len(running) >= rounds:
+            return OTHERS_RUNNING
         is_exhausted = getattr(self.sampler, "is_exhausted", None)
         if is_exhausted is not None and is_exhausted(self.study):
             return f"the grid is exhausted after {len(done)} rounds (fewer than rounds={rounds})"
-        total, budget = total_energy(done), self.settings.search.energy_budget_j
+        total, budget = total_energy(self.finished_trials()), self.settings.search.energy_budget_j
         if budget is not None and total is not None and total >= budget:
             return (
                 f"energy budget reached: {total:.1f} J measured >= "
@@ -178,14 +271,12 @@ class StudyLoop:
     # -- study-level figures -------------------------------------------------------------
 
     def counted_trials(self) -> list[FrozenTrial]:
-        """Finished rounds; a round cut short by Ctrl-C or a config error is not counted and
-        will be redone."""
-        return [
-            t
-            for t in self.study.get_trials(deepcopy=False)
-            if t.state == TrialState.COMPLETE
-            or (t.state == TrialState.FAIL and not t.user_attrs.get(REDO))
-        ]
+        """The rounds that count: finished with a result (see COUNTED)."""
+        return self.study.get_trials(deepcopy=False, states=COUNTED)
+
+    def finished_trials(self) -> list[FrozenTrial]:
+        """Every round that ended, failed ones included: what the study has spent."""
+        return self.study.get_trials(deepcopy=False, states=(*COUNTED, TrialState.FAIL))
 
     def _run_tags(self) -> dict[str, str]:
         return {
@@ -201,8 +292,8 @@ class StudyLoop:
         best = best_accuracy(done)
         if best is not None:
             totals["best_accuracy"] = best
-        energy = total_energy(done)
-        if energy is not None:
+        energy = total_energy(self.finished_trials())
+        if energy is not None and done:
             totals["energy_j"] = energy
             totals["co2_g"] = co2_g(energy, self.grid_intensity)
             # Cumulative joules at every round, so convergence can be plotted against energy.
@@ -220,7 +311,8 @@ class StudyLoop:
 
 
 def total_energy(trials: list[FrozenTrial]) -> float | None:
-    """Joules of the rounds that measured them; `None` when none did (never a fake 0)."""
+    """Joules of the rounds that measured them; `None` when none did (never a fake 0).
+    Failed rounds spent energy too: callers pass them where the total is what was spent."""
     values = [t.user_attrs["energy_j"] for t in trials if "energy_j" in t.user_attrs]
     return float(sum(values)) if values else None
 

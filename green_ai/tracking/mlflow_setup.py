@@ -9,13 +9,20 @@ from __future__ import annotations
 import dataclasses
 import os
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from green_ai.errors import UserError
+from green_ai.locks import file_lock
 from green_ai.paths import launch_dir
-from green_ai.urls import redact_text
+from green_ai.urls import redact_text, redact_url
+
+# Seconds a tracking server has to answer before `check_tracking` gives up.
+CONNECT_TIMEOUT_S = 10
 
 KIND_TRAIN_STUDY = "train_study"
 KIND_TRAIN_ROUND = "train_round"
@@ -38,12 +45,62 @@ def resolve_uri(uri: str | None) -> str:
 
 
 def setup_tracking(tracking: Any) -> str:
-    """Point MLflow at the `tracking` settings' store and experiment; return its id."""
+    """Point MLflow at the `tracking` settings' store and experiment; return its id.
+
+    Processes started together on a new SQLite store would race in MLflow's table creation
+    (and leave a half-made file that breaks later runs): they take turns under a file lock.
+    """
     import mlflow
 
-    mlflow.set_tracking_uri(resolve_uri(tracking.uri))
-    experiment = mlflow.set_experiment(str(tracking.experiment))
+    uri = resolve_uri(tracking.uri)
+    mlflow.set_tracking_uri(uri)
+    with _store_lock(uri):
+        experiment = mlflow.set_experiment(str(tracking.experiment))
     return str(experiment.experiment_id)
+
+
+def check_tracking(tracking: Any) -> None:
+    """Fail in seconds, naming the URI (no password) and the fix, where runs cannot go.
+
+    Creates nothing: a server is asked for its health page, an SQLite file only looked for.
+    """
+    uri = resolve_uri(tracking.uri)
+    shown = f"tracking.uri={redact_url(uri)}"
+    scheme = uri.split(":", 1)[0].lower()
+    if scheme in ("http", "https"):
+        import urllib.error
+        import urllib.request
+
+        try:
+            with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=CONNECT_TIMEOUT_S):
+                return
+        except urllib.error.HTTPError:
+            return  # it answered: a server that has no /health page is still there
+        except (urllib.error.URLError, OSError) as err:
+            reason = getattr(err, "reason", err)
+            raise UserError(
+                f"{shown}: no MLflow server answers ({reason}); start it (mlflow server "
+                "--host ...) or leave tracking.uri unset for the local SQLite file mlflow.db"
+            ) from None
+    if scheme == "sqlite":
+        folder = Path(uri[len("sqlite:///") :]).parent
+        if not folder.is_dir():
+            raise UserError(f"{shown}: folder {folder} does not exist; create it or fix the path")
+    elif (scheme == "file" or uri.startswith(("/", "."))) and os.environ.get(
+        "MLFLOW_ALLOW_FILE_STORE", ""
+    ).lower() not in ("1", "true"):
+        raise UserError(
+            f"{shown}: MLflow refuses plain-file stores; use sqlite:///mlflow.db or a server URL"
+        )
+
+
+@contextmanager
+def _store_lock(uri: str) -> Iterator[None]:
+    if uri.startswith("sqlite:///"):
+        with file_lock(uri[len("sqlite:///") :] + ".lock"):
+            yield
+    else:
+        yield
 
 
 def config_container(cfg: Any) -> Any:

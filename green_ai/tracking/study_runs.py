@@ -8,8 +8,10 @@ testbed wrote results only when a whole study had finished (SPEC "Known defects"
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
+
+from optuna.trial import FrozenTrial, TrialState
 
 from green_ai.config import TrainConfig
 from green_ai.tracking.mlflow_setup import (
@@ -105,17 +107,52 @@ class StudyRuns:
         if batch:
             self.client.log_batch(run_id, metrics=batch, synchronous=True)
 
-    def finish_round(self, run_id: str, *, failed_reason: str | None = None) -> None:
+    def finish_round(
+        self, run_id: str, *, failed_reason: str | None = None, killed: bool = False
+    ) -> None:
+        """Close a round's run: FINISHED, FAILED, or KILLED when it was cut short."""
         tags = {"state": "FAIL" if failed_reason else "COMPLETE"}
         if failed_reason:
             tags["fail_reason"] = failed_reason[:5000]
         self._set_tags(run_id, tags)
-        self.client.set_terminated(run_id, status="FAILED" if failed_reason else "FINISHED")
+        status = "KILLED" if killed else "FAILED" if failed_reason else "FINISHED"
+        self.client.set_terminated(run_id, status=status)
 
-    def finish(self, *, status: str = "FINISHED", tags: Mapping[str, str] | None = None) -> None:
+    def close_orphans(self, trials: Sequence[FrozenTrial]) -> None:
+        """Close the round runs left RUNNING by workers that ended mid-round.
+
+        A round run stays RUNNING only while its trial does; once the trial has ended (its
+        worker killed, then the trial failed by `fail_lost_trials`), the run is KILLED with
+        the trial's reason.
+        """
+        by_number = {t.number: t for t in trials}
+        open_runs = self.client.search_runs(
+            [self.experiment_id],
+            filter_string=(
+                f"tags.`green_ai.kind` = '{KIND_TRAIN_ROUND}' and tags.study_name = "
+                f"'{self.study_name}' and attributes.status = 'RUNNING'"
+            ),
+            max_results=10_000,
+        )
+        for run in open_runs:
+            trial = by_number.get(int(run.data.tags.get("round", -1)))
+            if trial is None or trial.state == TrialState.RUNNING:
+                continue
+            if trial.state == TrialState.COMPLETE:
+                self.finish_round(run.info.run_id)
+            else:
+                reason = str(trial.user_attrs.get("fail_reason", "its worker ended mid-round"))
+                self.finish_round(run.info.run_id, failed_reason=reason, killed=True)
+
+    def finish(
+        self, *, status: str | None = "FINISHED", tags: Mapping[str, str] | None = None
+    ) -> None:
+        """Close the parent run with `status`, or only tag it (status None: other workers
+        are still running rounds of the study)."""
         if tags:
             self._set_tags(self.run_id, tags)
-        self.client.set_terminated(self.run_id, status=status)
+        if status is not None:
+            self.client.set_terminated(self.run_id, status=status)
 
     def log_dict(self, data: Any, artifact_file: str) -> None:
         self.client.log_dict(self.run_id, data, artifact_file)
