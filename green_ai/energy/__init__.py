@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from green_ai.energy._backend import Backend, Reading, SensorError
 from green_ai.energy._build import BACKENDS, build_meter
+from green_ai.energy._carbon import co2_g, grid_intensity, grid_regions
 from green_ai.energy._measurement import (
     ESTIMATED,
     MEASURED,
     NONE,
     UNAVAILABLE,
     Measurement,
-    co2_g,
     measurement_metrics,
 )
 from green_ai.energy._meter import EnergyMeter, Window
@@ -38,5 +38,7 @@ __all__ = [
     "Window",
     "build_meter",
     "co2_g",
+    "grid_intensity",
+    "grid_regions",
     "measurement_metrics",
 ]

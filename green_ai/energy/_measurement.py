@@ -11,8 +11,6 @@ ESTIMATED = "estimated"
 NONE = "none"
 UNAVAILABLE = "unavailable"
 
-_J_PER_KWH = 3.6e6
-
 
 @dataclass(frozen=True)
 class Measurement:
@@ -58,10 +56,3 @@ def measurement_metrics(m: Measurement) -> dict[str, float]:
         if value is not None:
             out[name] = float(value)
     return out
-
-
-def co2_g(energy_j: float, grid_intensity_g_per_kwh: float) -> float:
-    """Grams of CO2-equivalent for `energy_j` joules on a grid of the given intensity."""
-    if grid_intensity_g_per_kwh < 0:
-        raise ValueError(f"grid intensity must be >= 0 g/kWh, got {grid_intensity_g_per_kwh}")
-    return energy_j / _J_PER_KWH * grid_intensity_g_per_kwh

@@ -15,7 +15,6 @@ from green_ai.energy import (
     EnergyMeter,
     Measurement,
     build_meter,
-    co2_g,
     measurement_metrics,
 )
 
@@ -201,11 +200,3 @@ def test_measurement_is_frozen() -> None:
     m = Measurement(name="x", duration_s=1.0)
     with pytest.raises(AttributeError):
         m.energy_j = 1.0  # type: ignore[misc]
-
-
-def test_co2_from_grid_intensity() -> None:
-    # 3.6 MJ is one kWh: at 400 g/kWh, 400 g.
-    assert co2_g(3.6e6, 400.0) == pytest.approx(400.0)
-    assert co2_g(1800.0, 475.0) == pytest.approx(475.0 / 2000)
-    with pytest.raises(ValueError):
-        co2_g(1.0, -1.0)
