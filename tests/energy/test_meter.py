@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 import pytest
 import torch
-from omegaconf import DictConfig
 from pytest_mock import MockerFixture
 
+from green_ai.config.energy import EnergyConfig
 from green_ai.energy import (
     ESTIMATED,
     NONE,
@@ -34,7 +34,7 @@ class FakeCpuTime:
 
 
 def estimate_meter(
-    energy_cfg: Callable[..., DictConfig], clock: FakeClock, cpu: FakeCpuTime, **cfg: object
+    energy_cfg: Callable[..., EnergyConfig], clock: FakeClock, cpu: FakeCpuTime, **cfg: object
 ) -> EnergyMeter:
     return build_meter(
         energy_cfg("estimate", watts_per_core=10.0, **cfg),
@@ -47,7 +47,7 @@ def estimate_meter(
 
 
 def test_none_backend_gives_durations_and_absent_energy(
-    energy_cfg: Callable[..., DictConfig], clock: FakeClock
+    energy_cfg: Callable[..., EnergyConfig], clock: FakeClock
 ) -> None:
     meter = build_meter(energy_cfg("none"), CPU, clock=clock, sleep=clock.sleep)
     assert (meter.backend, meter.kind, meter.device_names) == ("none", NONE, [])
@@ -63,7 +63,7 @@ def test_none_backend_gives_durations_and_absent_energy(
 
 
 def test_estimate_is_cpu_time_times_watts_and_labelled(
-    energy_cfg: Callable[..., DictConfig], clock: FakeClock
+    energy_cfg: Callable[..., EnergyConfig], clock: FakeClock
 ) -> None:
     cpu = FakeCpuTime()
     meter = estimate_meter(energy_cfg, clock, cpu)
@@ -79,7 +79,7 @@ def test_estimate_is_cpu_time_times_watts_and_labelled(
 
 
 def test_duplicate_and_unknown_names_raise(
-    energy_cfg: Callable[..., DictConfig], clock: FakeClock
+    energy_cfg: Callable[..., EnergyConfig], clock: FakeClock
 ) -> None:
     meter = estimate_meter(energy_cfg, clock, FakeCpuTime())
     meter.begin("a")
@@ -93,7 +93,7 @@ def test_duplicate_and_unknown_names_raise(
     meter.begin("a")  # a closed name can be reused
 
 
-def test_windows_nest(energy_cfg: Callable[..., DictConfig], clock: FakeClock) -> None:
+def test_windows_nest(energy_cfg: Callable[..., EnergyConfig], clock: FakeClock) -> None:
     cpu = FakeCpuTime()
     meter = estimate_meter(energy_cfg, clock, cpu)
     meter.begin("round")
@@ -115,7 +115,7 @@ def test_windows_nest(energy_cfg: Callable[..., DictConfig], clock: FakeClock) -
 
 
 def test_window_ends_when_block_raises(
-    energy_cfg: Callable[..., DictConfig], clock: FakeClock
+    energy_cfg: Callable[..., EnergyConfig], clock: FakeClock
 ) -> None:
     meter = estimate_meter(energy_cfg, clock, FakeCpuTime())
     with pytest.raises(RuntimeError), meter.window("epoch") as w:
@@ -126,7 +126,7 @@ def test_window_ends_when_block_raises(
 
 
 def test_idle_baseline_and_net_energy(
-    energy_cfg: Callable[..., DictConfig], clock: FakeClock
+    energy_cfg: Callable[..., EnergyConfig], clock: FakeClock
 ) -> None:
     cpu = FakeCpuTime()
 
@@ -156,7 +156,7 @@ def test_idle_baseline_and_net_energy(
 
 
 def test_idle_zero_skips_the_baseline(
-    energy_cfg: Callable[..., DictConfig], clock: FakeClock
+    energy_cfg: Callable[..., EnergyConfig], clock: FakeClock
 ) -> None:
     meter = estimate_meter(energy_cfg, clock, FakeCpuTime(), idle_s=0)
     assert meter.measure_idle() is None
@@ -169,7 +169,7 @@ def test_idle_zero_skips_the_baseline(
 
 
 def test_cuda_windows_synchronise_at_both_edges(
-    energy_cfg: Callable[..., DictConfig], clock: FakeClock, mocker: MockerFixture
+    energy_cfg: Callable[..., EnergyConfig], clock: FakeClock, mocker: MockerFixture
 ) -> None:
     sync = mocker.patch("torch.cuda.synchronize", autospec=True)
     device = torch.device("cuda:0")
@@ -182,7 +182,7 @@ def test_cuda_windows_synchronise_at_both_edges(
 
 
 def test_cpu_windows_never_synchronise(
-    energy_cfg: Callable[..., DictConfig], clock: FakeClock, mocker: MockerFixture
+    energy_cfg: Callable[..., EnergyConfig], clock: FakeClock, mocker: MockerFixture
 ) -> None:
     sync = mocker.patch("torch.cuda.synchronize", autospec=True)
     meter = build_meter(energy_cfg("none"), CPU, clock=clock)
