@@ -12,7 +12,10 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
+from green_ai.config import register_configs
 from green_ai.errors import UserError
+
+register_configs()
 
 
 @hydra.main(config_path="../conf", config_name="infer", version_base="1.3")

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import hydra
 from omegaconf import DictConfig
 
+from green_ai.config import register_configs
 from green_ai.config.energy import EnergyConfig
 from green_ai.errors import UserError
 
@@ -272,6 +273,7 @@ def split_argv(argv: list[str]) -> tuple[list[str], list[str]]:
 
 
 def main() -> None:
+    register_configs()
     sys.argv, command = split_argv(sys.argv)
     codes: list[int] = []
 

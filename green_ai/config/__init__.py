@@ -16,6 +16,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from green_ai.config.energy import EnergyConfig
 from green_ai.config.tracking import TrackingConfig
 from green_ai.config.train import (
     OBJECTIVES,
@@ -32,6 +33,7 @@ from green_ai.errors import UserError
 __all__ = [
     "OBJECTIVES",
     "DatasetConfig",
+    "EnergyConfig",
     "HparamsConfig",
     "NetConfig",
     "ParamRange",
@@ -51,6 +53,8 @@ def register_configs() -> None:
     """Put the schemas in Hydra's ConfigStore; conf/*.yaml name them in their defaults."""
     store = ConfigStore.instance()
     store.store(name="train_schema", node=TrainConfig)
+    # conf/energy/*.yaml extend this node (Hydra's extending-configs pattern).
+    store.store(group="energy", name="base_energy", node=EnergyConfig)
 
 
 def to_settings(cfg: DictConfig | dict[str, Any], schema: type[T]) -> T:

@@ -1,15 +1,14 @@
 """Typed settings of the `energy` config group: one field per key, the defaults live here only.
 
 `conf/energy/<name>.yaml` extends `base_energy` (this dataclass, registered in Hydra's
-ConfigStore below) and sets only its `backend`. `__post_init__` checks what a type cannot say,
-so a wrong value is one line naming `energy.<key>=<value>` and what is allowed.
+ConfigStore by `green_ai.config.register_configs`) and sets only its `backend`.
+`__post_init__` checks what a type cannot say, so a wrong value is one line naming
+`energy.<key>=<value>` and what is allowed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from hydra.core.config_store import ConfigStore
 
 from green_ai.config.checks import require_choice, require_number
 from green_ai.errors import UserError
@@ -87,7 +86,3 @@ def _checked_region(region: str) -> str:
 
     grid_intensity(region, 0.0)  # an unknown code is a UserError listing the known ones
     return region.strip().upper()
-
-
-# `conf/energy/*.yaml` extend this node (Hydra's extending-configs pattern).
-ConfigStore.instance().store(group="energy", name="base_energy", node=EnergyConfig)

@@ -13,6 +13,7 @@ from typing import Any
 from omegaconf import MISSING
 
 from green_ai.config.checks import require_choice, require_int, require_number
+from green_ai.config.energy import EnergyConfig
 from green_ai.config.tracking import TrackingConfig
 from green_ai.errors import UserError
 
@@ -152,7 +153,7 @@ class TrainConfig:
     net: NetConfig = MISSING
     search: SearchConfig = MISSING
     hparams: HparamsConfig = MISSING
-    energy: Any = MISSING
+    energy: EnergyConfig = MISSING
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
 
     # Layer counts (thesis §3.3.1, Table 3.2). conv and relu apply to simplecnn only.
@@ -186,14 +187,8 @@ class TrainConfig:
         if self.relu not in (0, 1):
             raise UserError(f"relu={self.relu!r} must be 0 (no ReLU in the conv blocks) or 1")
         require_choice("progress", self.progress, PROGRESS_MODES)
-        if "energy" in self.search.objectives and _energy_backend(self.energy) == "none":
+        if "energy" in self.search.objectives and self.energy.meters == ["none"]:
             raise UserError(
                 "search.objectives includes energy but energy=none measures no joules; "
                 "use energy=auto, nvml, rapl or estimate"
             )
-
-
-def _energy_backend(energy: Any) -> str | None:
-    if isinstance(energy, dict):
-        return energy.get("backend")
-    return getattr(energy, "backend", None)

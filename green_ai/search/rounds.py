@@ -18,7 +18,13 @@ from optuna.trial import TrialState
 
 from green_ai.config import TrainConfig
 from green_ai.data import DeviceData
-from green_ai.energy import EnergyMeter, Measurement, co2_g, measurement_metrics
+from green_ai.energy import (
+    EnergyMeter,
+    Measurement,
+    co2_g,
+    measurement_metrics,
+    measurement_tags,
+)
 from green_ai.errors import UserError
 from green_ai.nets import build_net
 from green_ai.progress import Progress
@@ -90,6 +96,8 @@ class RoundRunner:
             raise
         metrics = self._round_metrics(trial, accuracies, round_m, grid_intensity)
         self.runs.log_metrics(run_id, metrics)
+        if round_m is not None:  # measured or estimated, and why a figure is missing
+            self.runs.set_tags(run_id, measurement_tags(round_m))
         multi_objective = len(study.directions) > 1
         energy = _objective_energy(round_m)
         if failure is None and multi_objective and energy is None:

@@ -21,7 +21,7 @@ from optuna.trial import FrozenTrial, TrialState
 from green_ai.config import OBJECTIVES, TrainConfig, train_settings
 from green_ai.data import DeviceData, dataset_shape, load_dataset
 from green_ai.devices import device_name, resolve_device
-from green_ai.energy import EnergyMeter, build_meter, co2_g
+from green_ai.energy import EnergyMeter, build_meter, co2_g, grid_intensity
 from green_ai.progress import Progress
 from green_ai.search.naming import study_name
 from green_ai.search.rounds import INTERRUPTED, RoundRunner, make_net
@@ -129,7 +129,10 @@ class StudyLoop:
         self.name = study_name(settings)
         self.objectives = list(settings.search.objectives)
         self.space = build_space(settings.hparams)
-        self.grid_intensity = float(settings.energy["grid_intensity_g_per_kwh"])
+        energy = settings.energy
+        self.grid_intensity, self.grid_source = grid_intensity(
+            energy.region, energy.grid_intensity_g_per_kwh
+        )
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.url = storage_url(settings.study)
         self.storage = open_storage(self.url, heartbeat_s=settings.study.heartbeat_s)
@@ -189,7 +192,9 @@ class StudyLoop:
         finally:
             progress.close()
             done = self.counted_trials()
-            runs.finish(status=status, tags={"stop_reason": stop_reason or ""})
+            runs.finish(
+                status=status, tags={"stop_reason": stop_reason or "", **self._energy_tags()}
+            )
             if len(self.objectives) > 1:
                 runs.log_dict(self._pareto_front(), "pareto_front.json")
         if stop_reason != f"{rounds} rounds completed":
@@ -284,7 +289,18 @@ class StudyLoop:
             "energy.backend": self.meter.backend,
             "energy.kind": self.meter.kind,
             "energy.devices": ", ".join(self.meter.device_names),
+            "grid_intensity_g_per_kwh": f"{self.grid_intensity:g}",
+            "grid_intensity_source": self.grid_source,
         }
+
+    def _energy_tags(self) -> dict[str, str]:
+        """Whether this worker's joules were measured, estimated, or some rounds lack them."""
+        tags = {"energy.kind": self.meter.overall_kind}
+        if self.meter.lacking_windows:
+            tags["energy.reason"] = (
+                f"{self.meter.lacking_windows} windows lack energy: {self.meter.lacking_reason}"
+            )
+        return tags
 
     def _log_totals(self, runs: StudyRuns) -> None:
         done = sorted(self.counted_trials(), key=lambda t: t.number)

@@ -154,6 +154,9 @@ class StudyRuns:
         if status is not None:
             self.client.set_terminated(self.run_id, status=status)
 
+    def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
+        self._set_tags(run_id, tags)
+
     def log_dict(self, data: Any, artifact_file: str) -> None:
         self.client.log_dict(self.run_id, data, artifact_file)
 
