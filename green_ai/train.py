@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from green_ai.config import TrainConfig, register_configs, train_settings
@@ -64,6 +66,8 @@ def _main(cfg: DictConfig) -> float | None:
     try:
         return train(cfg).best_accuracy
     except UserError as err:
+        if HydraConfig.get().mode == RunMode.MULTIRUN:
+            raise  # the launcher hands it back to the sweep, which ends on one line too
         fail(str(err))
 
 

@@ -51,10 +51,19 @@ T = TypeVar("T")
 
 def register_configs() -> None:
     """Put the schemas in Hydra's ConfigStore; conf/*.yaml name them in their defaults."""
+    if not OmegaConf.has_resolver("gpu_count"):
+        # conf/hydra/launcher/gpus.yaml: one parallel job per visible GPU.
+        OmegaConf.register_new_resolver("gpu_count", _gpu_count)
     store = ConfigStore.instance()
     store.store(name="train_schema", node=TrainConfig)
     # conf/energy/*.yaml extend this node (Hydra's extending-configs pattern).
     store.store(group="energy", name="base_energy", node=EnergyConfig)
+
+
+def _gpu_count() -> int:
+    import torch
+
+    return max(1, torch.cuda.device_count())
 
 
 def to_settings(cfg: DictConfig | dict[str, Any], schema: type[T]) -> T:
