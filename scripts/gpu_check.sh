@@ -167,8 +167,9 @@ run_part inference "Inference latency: the thesis's five models, CUDA-synchronis
 # cannot stop their collection.
 mapfile -t cuda_tests < <(grep -rl --include='*.py' 'mark.needs_cuda' tests 2>/dev/null |
     grep -v '^tests/scripts/' | sort)
-if ! "$py" -c 'import pytest' 2>/dev/null; then
-    note_part tests "needs_cuda tests" "pytest is missing from $py"
+if ! "$py" -c 'import pytest, hydra, omegaconf' 2>/dev/null; then
+    note_part tests "needs_cuda tests" \
+        "the tests need pytest, hydra-core and omegaconf; $py lacks one (see Machine)"
 elif [ "${#cuda_tests[@]}" = 0 ]; then
     note_part tests "needs_cuda tests" "no test file uses the needs_cuda marker"
 else

@@ -260,3 +260,39 @@ def test_the_dry_run_runs_every_part_and_writes_the_summary(tmp_path: Path) -> N
     for part in ("env", "energy", "training", "inference"):
         assert (tmp_path / "gpu_check" / f"{part}.json").is_file()
     assert (tmp_path / "gpu_check" / "nvidia_smi.csv").stat().st_size > 0
+
+
+def run_part_without_omegaconf(part: str, tmp_path: Path) -> str:
+    """Run one part in dry-run mode where `import omegaconf` fails, as on a GPU machine that
+    lacks it; return its section."""
+    block = tmp_path / "block" / "omegaconf"
+    block.mkdir(parents=True)
+    (block / "__init__.py").write_text("raise ImportError('no omegaconf here')\n")
+    path = os.pathsep.join([str(block.parent), str(HERE / "fake"), str(ROOT)])
+    result = subprocess.run(
+        [sys.executable, str(HERE / f"{part}.py"), "--out", str(tmp_path), "--budget-s", "300"]
+        + ["--cpu"],
+        env={**os.environ, "PYTHONPATH": path},
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    return (tmp_path / f"{part}.md").read_text()
+
+
+@pytest.mark.slow
+def test_without_omegaconf_training_skips_only_the_framework_loop(tmp_path: Path) -> None:
+    section = run_part_without_omegaconf("training", tmp_path)
+    assert "| framework | not run: ImportError: no omegaconf here |" in section
+    for loop in ("bare", "tutorial"):
+        row = next(line for line in section.splitlines() if line.startswith(f"| {loop} |"))
+        assert cell_numbers(row)[0] > 0
+
+
+@pytest.mark.slow
+def test_without_omegaconf_inference_times_the_models_with_its_own_code(tmp_path: Path) -> None:
+    section = run_part_without_omegaconf("inference", tmp_path)
+    assert "built by torchvision.models.get_model (green_ai.inference does not import)" in section
+    assert "synced passes by own code (ImportError: no omegaconf here)" in section
+    assert sum(line.startswith("| vit_b_16 |") for line in section.splitlines()) == 2
