@@ -21,7 +21,8 @@
 # parts that need them say so and the rest runs. Without a GPU: one line, exit status 0.
 #
 # Environment: PYTHON (default python3), OUT, GPU_CHECK_CPU, GPU_CHECK_WHEELS,
-# GPU_CHECK_TOTAL_S (default 450: the parts' budgets are cut to fit it).
+# GPU_CHECK_TOTAL_S (default 450: the parts' budgets are cut to fit it), GPU_CHECK_COMMIT (the
+# commit named in the summary where the copy has no .git).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 root=$PWD
@@ -198,7 +199,7 @@ fi
         echo
     fi
     echo "$(date -u '+%Y-%m-%d %H:%M UTC'), commit" \
-         "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)," \
+         "${GPU_CHECK_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}," \
          "\`bash scripts/gpu_check.sh$([ "$dry" = 1 ] && echo ' --dry-run')\`," \
          "$((SECONDS - started)) s in all. Raw figures: \`gpu_check/*.json\`, logs" \
          "\`gpu_check/*.log\`, nvidia-smi samples \`gpu_check/nvidia_smi.csv\`."

@@ -470,6 +470,10 @@ def report(
         *table,
         "",
     )
+    t_smi = series["smi"][0]
+    if "nvidia-smi 100 ms" not in reasons and len(t_smi) == 0:
+        head = (part.out / "nvidia_smi.csv").read_text()[:300].strip() or "nothing"
+        reasons["nvidia-smi 100 ms"] = f"it wrote no sample; its output began: `{head}`"
     for label, why in reasons.items():
         part.add(f"- `{label}` not measured: {why}")
     for label, how in part.data["meters"].items():

@@ -103,6 +103,8 @@ def gpu_rows(part: Part) -> list[tuple[str, str]]:
         ):
             watts = field_power_w(nvml, handle, field)
             rows.append((label, "not supported" if watts is None else f"{watts:g} W"))
+    except (nvml.NVMLError, RuntimeError) as exc:
+        rows.append(("NVML", f"failed ({type(exc).__name__}: {exc})"))
     finally:
         nvml.nvmlShutdown()
     return rows

@@ -80,7 +80,8 @@ def main(part: Part) -> None:
         f"Random weights, {image_size}×{image_size} px, fp32, `torch.inference_mode`; models "
         f"built by {built_by}; synced passes by "
         + ("`ModelExecutor.run_batch`." if executor_why is None else f"own code ({executor_why}).")
-        + " Times are medians (p90 in brackets) in milliseconds per batch.",
+        + " Times are medians (p90 in brackets) in milliseconds per batch; the package's NVML"
+        " meter polls every 10 ms meanwhile, as in the inference study.",
         "",
         "| model | batch | synced ms | GPU ms | unsynced ms | images/s | J/image | passes |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
