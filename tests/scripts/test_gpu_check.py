@@ -77,6 +77,18 @@ def test_unknown_arguments_are_refused() -> None:
     assert "unknown argument --fast" in result.stderr
 
 
+def test_with_no_time_left_every_part_is_skipped_with_a_line(tmp_path: Path) -> None:
+    # GPU_CHECK_CPU=1 is the dry run; 20 s in all leaves no part the 15 s it needs.
+    env = {"GPU_CHECK_CPU": "1", "GPU_CHECK_TOTAL_S": "20", "OUT": str(tmp_path)}
+    result = run_check(env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    summary = (tmp_path / "gpu_check.md").read_text()
+    assert "DRY RUN" in summary
+    timing = summary.split("## Time per part")[1]
+    assert timing.count("skipped: no time left") == 6
+    assert summary.count("Not run: the check ran out of time") == 6
+
+
 # -- Packages the GPU machine may lack -------------------------------------------------------
 
 
