@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import stats as sps
 
 from green_ai.analysis import stats
 from green_ai.analysis.models import imagenet_top1, publication_order, publication_year
@@ -260,7 +261,7 @@ def energy_cv_table(points: pd.DataFrame) -> pd.DataFrame:
             "n": len(g),
             "mean_energy_j": float(g["energy_j"].mean()),
             "std_energy_j": float(g["energy_j"].std(ddof=1)),
-            "cv": stats.coefficient_of_variation(g["energy_j"]),
+            "cv": float(sps.variation(g["energy_j"], ddof=1)) if len(g) > 1 else np.nan,
         }
         for _, g in points.groupby("config", sort=False)
     ]

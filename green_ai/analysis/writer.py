@@ -7,10 +7,8 @@ inference (§4.4). A section without data says what is missing instead of drawin
 from __future__ import annotations
 
 import logging
-import math
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
@@ -63,26 +61,14 @@ class Report:
 
 
 def markdown_table(frame: pd.DataFrame) -> list[str]:
-    """A GitHub-flavoured markdown table; numbers to 4 significant digits."""
+    """A GitHub-flavoured markdown table; numbers to 4 significant digits, missing as –."""
     if frame.empty:
         return ["(no rows)"]
-    header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
-    rule = "| " + " | ".join("---" for _ in frame.columns) + " |"
-    rows = [
-        "| " + " | ".join(_cell(v) for v in row) + " |" for row in frame.itertuples(index=False)
-    ]
-    return [header, rule, *rows]
-
-
-def _cell(value: object) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    if isinstance(value, float | np.floating):
-        v = float(value)
-        if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e6):
-            return f"{v:.3g}"
-        return f"{v:.4g}"
-    return str(value).replace("|", "\\|")
+    # A "|" inside a cell would end it; missing values (None) print as missingval.
+    cells = frame.map(lambda v: v.replace("|", "\\|") if isinstance(v, str) else v)
+    cells = cells.astype(object).where(frame.notna(), None)
+    text = cells.to_markdown(index=False, floatfmt=".4g", missingval="–")
+    return str(text).splitlines()
 
 
 def build_report(cfg: DictConfig) -> Path:
