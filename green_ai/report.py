@@ -4,19 +4,44 @@ figures from tracked runs (see green_ai/analysis/writer.py)."""
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import hydra
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
+from green_ai.config.report import ReportConfig
 from green_ai.errors import UserError
+from green_ai.paths import launch_dir
+
+
+def report_settings(cfg: DictConfig) -> ReportConfig:
+    """The composed config as typed, checked settings; a wrong value is one UserError line."""
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(ReportConfig), cfg)
+        settings = OmegaConf.to_object(merged)
+    except OmegaConfBaseException as err:
+        reason = str(getattr(err, "msg", err)).splitlines()[0]
+        raise UserError(f"{getattr(err, 'full_key', '') or 'config'}: {reason}") from None
+    assert isinstance(settings, ReportConfig)
+    return settings
+
+
+def run_report(cfg: DictConfig) -> Path:
+    """Validate everything, read the runs, then write the report; returns report.md's path."""
+    from green_ai.analysis.load import load_experiment
+    from green_ai.analysis.writer import write_report
+
+    settings = report_settings(cfg)
+    out_dir = Path(launch_dir(), settings.out_dir).resolve()
+    runs = load_experiment(cfg.tracking.uri, str(cfg.tracking.experiment))
+    return write_report(runs, settings, out_dir)
 
 
 @hydra.main(config_path="../conf", config_name="report", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    from green_ai.analysis.writer import build_report
-
     try:
-        path = build_report(cfg)
+        path = run_report(cfg)
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)

@@ -6,13 +6,13 @@ One `mlflow.search_runs` call brings every run, nested ones included; per-step m
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from omegaconf import DictConfig
 
 from green_ai.errors import UserError
 from green_ai.tracking import KIND_INFERENCE, KIND_TRAIN_ROUND, KIND_TRAIN_STUDY
@@ -61,9 +61,15 @@ class Runs:
     rounds: pd.DataFrame  # one row per (study, round), the study's params joined in
     inference: pd.DataFrame
     untagged: int  # runs without a known kind, left out
+    energy_kinds: Mapping[str, int] = field(default_factory=dict)  # runs per meter kind
 
 
-def open_experiment(tracking_cfg: DictConfig) -> str:
+def load_experiment(uri: str | None, experiment: str) -> Runs:
+    """Every run of an existing experiment, split into studies, rounds and inference runs."""
+    return split_runs(search_all(open_experiment(uri, experiment)), experiment)
+
+
+def open_experiment(uri: str | None, experiment: str) -> str:
     """Point MLflow at the store and return the id of an existing experiment.
 
     Unlike training, the report never creates a store or an experiment: a typo must fail
@@ -73,24 +79,23 @@ def open_experiment(tracking_cfg: DictConfig) -> str:
 
     from green_ai.tracking.mlflow_setup import resolve_uri
 
-    uri = resolve_uri(tracking_cfg.get("uri"))
+    resolved = resolve_uri(uri)
     prefix = "sqlite:///"
-    if uri.startswith(prefix) and not Path(uri[len(prefix) :]).exists():
+    if resolved.startswith(prefix) and not Path(resolved[len(prefix) :]).exists():
         raise UserError(
-            f"no MLflow store at {uri[len(prefix) :]}: run training or inference first, "
+            f"no MLflow store at {resolved[len(prefix) :]}: run training or inference first, "
             "or point tracking.uri (or MLFLOW_TRACKING_URI) at the store"
         )
-    mlflow.set_tracking_uri(uri)
-    name = str(tracking_cfg.experiment)
-    experiment = mlflow.get_experiment_by_name(name)
-    if experiment is None:
+    mlflow.set_tracking_uri(resolved)
+    found = mlflow.get_experiment_by_name(experiment)
+    if found is None:
         names = sorted(e.name for e in mlflow.search_experiments())
         raise UserError(
-            f"no experiment named {name!r} in {uri}; experiments there: "
+            f"no experiment named {experiment!r} in {resolved}; experiments there: "
             + (", ".join(names) if names else "none")
             + " (choose one with tracking.experiment=NAME)"
         )
-    return str(experiment.experiment_id)
+    return str(found.experiment_id)
 
 
 def search_all(experiment_id: str) -> pd.DataFrame:
@@ -113,7 +118,15 @@ def split_runs(raw: pd.DataFrame, experiment: str) -> Runs:
     infer = raw[kind == KIND_INFERENCE]
     untagged = int((~kind.isin([KIND_TRAIN_STUDY, KIND_TRAIN_ROUND, KIND_INFERENCE])).sum())
     studies = _studies(parents)
-    return Runs(experiment, studies, _rounds(children, parents), _inference(infer), untagged)
+    kinds = _col(raw, "tags.energy.kind").dropna().value_counts()
+    return Runs(
+        experiment,
+        studies,
+        _rounds(children, parents),
+        _inference(infer),
+        untagged,
+        energy_kinds={str(k): int(n) for k, n in kinds.items()},
+    )
 
 
 def _col(frame: pd.DataFrame, name: str) -> pd.Series:

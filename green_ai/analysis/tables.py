@@ -342,13 +342,12 @@ def increase_table(points: pd.DataFrame) -> pd.DataFrame:
 
 
 def assign_clusters(points: pd.DataFrame, method: str) -> tuple[pd.DataFrame, float]:
-    """Label each point E+ (above the energy threshold) or E− (§3.5.2, Figure 3.8)."""
-    if method == "kmeans":
-        threshold = stats.two_means_split(points["energy_j"])
-    elif method == "median":
-        threshold = stats.median_split(points["energy_j"])
-    else:
-        raise ValueError(f"unknown cluster method {method!r}: kmeans or median")
+    """Label each point E+ (above the energy threshold) or E− (§3.5.2, Figure 3.8).
+
+    `method`: kmeans (exact 1-D 2-means, follows the gap) or median.
+    """
+    split = stats.two_means_split if method == "kmeans" else stats.median_split
+    threshold = split(points["energy_j"])
     cluster = np.where(points["energy_j"] > threshold, "E+", "E-")
     return points.assign(cluster=cluster), threshold
 

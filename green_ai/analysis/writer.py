@@ -10,10 +10,10 @@ import logging
 from pathlib import Path
 
 import pandas as pd
-from omegaconf import DictConfig
 
 from green_ai.analysis import plots, tables
-from green_ai.analysis.load import Runs, metric_steps, open_experiment, search_all, split_runs
+from green_ai.analysis.load import Runs, metric_steps
+from green_ai.config.report import ReportConfig
 
 log = logging.getLogger(__name__)
 
@@ -71,17 +71,11 @@ def markdown_table(frame: pd.DataFrame) -> list[str]:
     return str(text).splitlines()
 
 
-def build_report(cfg: DictConfig) -> Path:
-    """Read the experiment's runs, write report.md, CSVs and PNGs into cfg.out_dir."""
-    from green_ai.paths import launch_dir
-
-    out_dir = Path(launch_dir(), str(cfg.out_dir)).resolve()
-    experiment_id = open_experiment(cfg.tracking)
-    raw = search_all(experiment_id)
-    runs = split_runs(raw, str(cfg.tracking.experiment))
+def write_report(runs: Runs, settings: ReportConfig, out_dir: Path) -> Path:
+    """Write report.md, its CSVs and PNGs into `out_dir` and return report.md's path."""
     report = Report(out_dir)
     report.heading(f"Report of experiment `{runs.experiment}`", level=1)
-    if raw.empty:
+    if runs.studies.empty and runs.inference.empty and not runs.untagged:
         report.missing(
             "the experiment has no runs yet: run `python -m green_ai.train` or "
             "`python -m green_ai.infer` with this experiment first."
@@ -96,24 +90,23 @@ def build_report(cfg: DictConfig) -> Path:
             else ""
         )
     )
-    if "tags.energy.kind" in raw:
-        kinds = raw["tags.energy.kind"].dropna().value_counts()
+    if runs.energy_kinds:
         report.text(
             "Energy figures by meter kind (tag `energy.kind`): "
-            + ", ".join(f"{k}: {n} runs" for k, n in kinds.items())
+            + ", ".join(f"{k}: {n} runs" for k, n in runs.energy_kinds.items())
             + (
                 ". Estimated figures are a model of the CPU, not a measurement."
-                if "estimated" in kinds
+                if "estimated" in runs.energy_kinds
                 else "."
             )
         )
-    rounds, energy_info = tables.with_round_energy(runs.rounds, str(cfg.energy_metric))
+    rounds, energy_info = tables.with_round_energy(runs.rounds, settings.energy_metric)
     studies = runs.studies.merge(energy_info, on="study_name", how="left")
     studies["energy_metric"] = studies["energy_metric"].fillna("none")
     search_studies, factorials = tables.split_kinds(studies)
-    _search_section(report, rounds, search_studies, cfg)
-    _factorial_section(report, rounds, factorials, cfg)
-    _inference_section(report, runs, cfg)
+    _search_section(report, rounds, search_studies, settings)
+    _factorial_section(report, rounds, factorials, settings)
+    _inference_section(report, runs, settings)
     path = report.write()
     log.info("wrote %s and %d files", path, len(report.files))
     return path
@@ -123,7 +116,7 @@ def build_report(cfg: DictConfig) -> Path:
 
 
 def _search_section(
-    report: Report, rounds: pd.DataFrame, studies: pd.DataFrame, cfg: DictConfig
+    report: Report, rounds: pd.DataFrame, studies: pd.DataFrame, settings: ReportConfig
 ) -> None:
     report.heading("Search strategies (thesis §3.5.1, Table 3.3, Figures 3.3–3.6)")
     if studies.empty:
@@ -171,7 +164,7 @@ def _search_section(
                 f"search space {hparams}",
             )
     if len(metered):
-        pct = float(cfg.target_pct)
+        pct = settings.target_pct
         report.table(
             "energy_to_target",
             tables.energy_to_target_table(curves, metered, pct),
@@ -217,7 +210,10 @@ def _convergence_figure(
 
 
 def _factorial_section(
-    report: Report, rounds: pd.DataFrame, factorials: list[tables.Factorial], cfg: DictConfig
+    report: Report,
+    rounds: pd.DataFrame,
+    factorials: list[tables.Factorial],
+    settings: ReportConfig,
 ) -> None:
     report.heading("Architecture factorial (thesis §3.5.2, Tables 3.4, 3.5, Figures 3.7, 3.8)")
     if not factorials:
@@ -226,10 +222,10 @@ def _factorial_section(
             "more linear/conv/relu combinations)."
         )
         return
-    unit = str(cfg.factorial.unit)
-    alpha = float(cfg.alpha)
-    p_adjust = str(cfg.posthoc.p_adjust)
-    method = str(cfg.clusters.method)
+    unit = settings.factorial.unit
+    alpha = settings.alpha
+    p_adjust = settings.posthoc.p_adjust
+    method = settings.clusters.method
     groups: list[tuple[tables.Factorial, pd.DataFrame]] = []
     for f in factorials:
         points = _factorial_points(rounds, f, unit)
@@ -345,8 +341,6 @@ def _cluster_method_text(method: str) -> str:
 def _factorial_points(rounds: pd.DataFrame, f: tables.Factorial, unit: str) -> pd.DataFrame:
     if unit == "round":
         return tables.factorial_points(rounds, f.studies)
-    if unit != "repetition":
-        raise ValueError(f"factorial.unit must be round or repetition, not {unit!r}")
     run_ids = rounds[rounds["study_name"].isin(f.studies["study_name"])]["run_id"].tolist()
     reps = metric_steps(run_ids, ("rep_energy_j", "rep_accuracy"))
     return tables.factorial_points(rounds, f.studies, reps)
@@ -355,7 +349,7 @@ def _factorial_points(rounds: pd.DataFrame, f: tables.Factorial, unit: str) -> p
 # --- inference ---------------------------------------------------------------------------------
 
 
-def _inference_section(report: Report, runs: Runs, cfg: DictConfig) -> None:
+def _inference_section(report: Report, runs: Runs, settings: ReportConfig) -> None:
     report.heading("Inference (thesis §4.4, Table 4.1, Figures 4.2–4.4)")
     if runs.inference.empty:
         report.missing("no inference runs: run `python -m green_ai.infer` with this experiment.")
@@ -388,9 +382,8 @@ def _inference_section(report: Report, runs: Runs, cfg: DictConfig) -> None:
         "(Figure 4.2)",
     )
 
-    peak = tables.peak_power_table(
-        points, float(cfg.peak_power.small_max_batch), float(cfg.peak_power.large_min_batch)
-    )
+    peak_power = settings.peak_power
+    peak = tables.peak_power_table(points, peak_power.small_max_batch, peak_power.large_min_batch)
     if peak.empty:
         report.missing("no run logged `power_peak_w_mean`: no peak power table.")
     else:
@@ -412,7 +405,7 @@ def _inference_section(report: Report, runs: Runs, cfg: DictConfig) -> None:
         "energy_timeline", fig, "Mean energy per image per model, oldest first (Figure 4.3)"
     )
 
-    change = tables.relative_change_table(timeline, str(cfg.baseline_model))
+    change = tables.relative_change_table(timeline, settings.baseline_model)
     report.table(
         "relative_change",
         change,

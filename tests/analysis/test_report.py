@@ -21,8 +21,8 @@ from omegaconf import DictConfig
 from scipy import stats as sps
 
 from green_ai.analysis.models import imagenet_top1
-from green_ai.analysis.writer import build_report
 from green_ai.errors import UserError
+from green_ai.report import run_report
 
 from . import fake_store
 
@@ -59,7 +59,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def out(store: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out_dir = tmp_path_factory.mktemp("report")
-    path = build_report(report_cfg(store, fake_store.EXPERIMENT, out_dir))
+    path = run_report(report_cfg(store, fake_store.EXPERIMENT, out_dir))
     assert path == out_dir / "report.md"
     return out_dir
 
@@ -237,40 +237,47 @@ def test_report_embeds_every_file_and_names_what_is_missing(out: Path) -> None:
 
 
 def test_repetition_unit_reads_step_metrics(store: str, tmp_path: Path) -> None:
-    build_report(report_cfg(store, fake_store.EXPERIMENT, tmp_path, "factorial.unit=repetition"))
+    run_report(report_cfg(store, fake_store.EXPERIMENT, tmp_path, "factorial.unit=repetition"))
     cv = read(tmp_path, "energy_cv.csv")
     assert set(cv["n"]) == {2 * fake_store.FACTORIAL_ROUNDS}
     check_kruskal(read(tmp_path, "kruskal_wallis.csv"), factorial_frame(reps=True))
 
 
 def test_empty_experiment_says_so_without_figures(store: str, tmp_path: Path) -> None:
-    path = build_report(report_cfg(store, fake_store.EMPTY_EXPERIMENT, tmp_path))
+    path = run_report(report_cfg(store, fake_store.EMPTY_EXPERIMENT, tmp_path))
     assert "no runs" in path.read_text()
     assert not list(tmp_path.glob("*.png")) and not list(tmp_path.glob("*.csv"))
 
 
 def test_unknown_experiment_lists_the_existing_ones(store: str, tmp_path: Path) -> None:
     with pytest.raises(UserError, match="experiments there:.*green"):
-        build_report(report_cfg(store, "nope", tmp_path))
+        run_report(report_cfg(store, "nope", tmp_path))
 
 
-def test_command_line_error_exits_2_on_one_line(store: str, tmp_path: Path) -> None:
+def report_cli(store: str, cwd: Path, *overrides: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "MLFLOW_TRACKING_URI": store}
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "green_ai.report",
-            "tracking.experiment=nope",
-            f"out_dir={tmp_path}",
-        ],
+    return subprocess.run(
+        [sys.executable, "-m", "green_ai.report", *overrides],
         capture_output=True,
         text=True,
         env=env,
-        cwd=tmp_path,
+        cwd=cwd,
         timeout=120,
     )
+
+
+def test_command_line_error_exits_2_on_one_line(store: str, tmp_path: Path) -> None:
+    proc = report_cli(store, tmp_path, "tracking.experiment=nope", f"out_dir={tmp_path}/r")
     assert proc.returncode == 2
     lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
     assert len(lines) == 1 and "nope" in lines[0] and "green" in lines[0]
+    assert not (tmp_path / "r").exists()
+
+
+def test_wrong_setting_exits_2_on_one_line_before_reading_runs(store: str, tmp_path: Path) -> None:
+    proc = report_cli(store, tmp_path, "clusters.method=dbscan", f"out_dir={tmp_path}/r")
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        "error: clusters.method='dbscan' is not one of kmeans, median"
+    ]
     assert not (tmp_path / "r").exists()
