@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from green_ai.analysis.writer import markdown_table
+from green_ai.analysis.markdown import markdown_table
 
 
 def test_markdown_table_formats_numbers_missing_values_and_pipes() -> None:

@@ -20,7 +20,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 from scipy import stats as sps
 
-from green_ai.analysis.models import imagenet_top1
+from green_ai.analysis.model_info import imagenet_top1
 from green_ai.errors import UserError
 from green_ai.report import run_report
 

@@ -1,4 +1,5 @@
-"""Table builders on small hand-made frames (no MLflow): kinds of study, energy choice, labels."""
+"""Tables of training studies on small hand-made frames (no MLflow): energy choice, curves;
+and the loader's split of runs."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from green_ai.analysis import tables
+from green_ai.analysis import inference_tables
+from green_ai.analysis import search_tables as tables
 from green_ai.analysis.load import split_runs
-from green_ai.analysis.models import publication_order, publication_year
+from green_ai.analysis.model_info import publication_order, publication_year
 
 
 def study(
@@ -19,34 +21,6 @@ def study(
     base = {"study_name": name, "net": net, "conv": 2, "linear": 3, "relu": 1}
     base |= {"dataset": "synthetic", "search": search, "hparams": "adam3", "epochs": 1}
     return base | {"batch_size": 128, "seed": 0} | kw
-
-
-def test_split_kinds_tells_factorials_from_search_studies() -> None:
-    studies = pd.DataFrame(
-        [
-            study("a", conv=1),
-            study("b", conv=4),
-            study("c", conv=4, dataset="cifar10"),  # alone on its dataset: not a factorial
-            study("d", net="densepoly", search="grid"),
-            study("e", net="densepoly", search="gp_pi"),
-        ]
-    )
-    search, factorials = tables.split_kinds(studies)
-    assert sorted(search["study_name"]) == ["c", "d", "e"]
-    assert len(factorials) == 1
-    assert sorted(factorials[0].studies["study_name"]) == ["a", "b"]
-
-
-def test_two_factorials_are_named_by_what_differs() -> None:
-    studies = pd.DataFrame(
-        [
-            study(n, conv=c, dataset=d)
-            for n, c, d in [("a", 1, "x"), ("b", 4, "x"), ("c", 1, "y"), ("d", 4, "y")]
-        ]
-    )
-    _, factorials = tables.split_kinds(studies)
-    assert [f.slug for f in factorials] == ["x", "y"]
-    assert [f.label for f in factorials] == ["dataset=x", "dataset=y"]
 
 
 def rounds_frame(rows: list[tuple[str, int, str, float, float]]) -> pd.DataFrame:
@@ -91,11 +65,11 @@ def test_inference_labels_and_peak_power_fallback() -> None:
             "power_peak_w_mean": [100.0, 50.0, 80.0, 60.0],
         }
     )
-    points = tables.inference_points(runs)
+    points = inference_tables.inference_points(runs)
     assert list(points["model"]) == ["alexnet"] * 3 + ["vit_b_16"]  # 2012 before 2020
     assert list(points["batch_label"]) == ["G", "8/0.25s", "32", "16"]
     # No run of at most 2 images or at least 128: the smallest (3) and largest (32) stand in.
-    peak = tables.peak_power_table(points, 2, 128).set_index("model")
+    peak = inference_tables.peak_power_table(points, 2, 128).set_index("model")
     assert peak.loc["alexnet", "small_peak_w"] == 50.0
     assert peak.loc["alexnet", "large_peak_w"] == 80.0
     assert peak.loc["alexnet", "difference_pct"] == pytest.approx(60.0)
