@@ -15,7 +15,7 @@ from green_ai.analysis.runs import config_label, level_label, slug
 
 FACTORS = ("linear", "conv", "relu")
 # A factorial is one design run at different layer counts; these must agree within it.
-FACTORIAL_KEY = ("net", "dataset", "search", "hparams", "epochs", "batch_size")
+FACTORIAL_KEY = ("net", "dataset", "search", "hparams", "pruner", "epochs", "batch_size")
 
 
 @dataclass(frozen=True)

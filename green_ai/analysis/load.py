@@ -1,7 +1,7 @@
 """Runs of one MLflow experiment as the report's frames (names: docs/architecture.md).
 
 One `mlflow.search_runs` call brings every run, nested ones included; per-repetition metrics
-(`rep_energy_j`, ...) come from the client's metric history only for the rounds a table
+(`rep_energy_net_j`, ...) come from the client's metric history only for the rounds a table
 needs.
 """
 
@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from green_ai.analysis.runs import (
+    COUNTED_STATES,
     INFERENCE_COLUMNS,
     INFERENCE_METRICS,
     INFERENCE_PARAMS,
@@ -30,7 +31,7 @@ from green_ai.tracking import KIND_INFERENCE, KIND_TRAIN_ROUND, KIND_TRAIN_STUDY
 KIND_TAG = "tags.green_ai.kind"
 PARENT_TAG = "tags.mlflow.parentRunId"
 
-STUDY_PARAMS = [c for c in STUDY_COLUMNS if c not in ("study_name", "energy_kind")]
+STUDY_PARAMS = [c for c in STUDY_COLUMNS if c not in ("study_name", "pruner", "energy_kind")]
 NUMERIC_STUDY_PARAMS = ("conv", "linear", "relu", "epochs", "rounds", "repetitions", "batch_size")
 
 
@@ -111,6 +112,9 @@ def _studies(parents: pd.DataFrame) -> pd.DataFrame:
         return empty(STUDY_COLUMNS)
     frame = pd.DataFrame({p: _col(parents, f"params.{p}") for p in STUDY_PARAMS})
     frame["study_name"] = _study_name(parents)
+    # A study run without pruning (or from before pruners existed) logs no pruner.
+    pruner = _col(parents, "params.pruner").fillna(_col(parents, "params.search.pruner"))
+    frame["pruner"] = pruner.fillna("none").astype(str)
     frame["energy_kind"] = _col(parents, "tags.energy.kind")
     frame["start_time"] = parents["start_time"]
     # A resumed study starts a new parent run under the same study name: merge them.
@@ -129,23 +133,28 @@ def _study_name(parents: pd.DataFrame) -> pd.Series:
 def _rounds(children: pd.DataFrame, parents: pd.DataFrame) -> pd.DataFrame:
     if children.empty or parents.empty:
         return empty(ROUND_COLUMNS)
-    study_of = pd.Series(_study_name(parents).to_numpy(), index=parents["run_id"].to_numpy())
+    parent_ids = parents["run_id"].to_numpy()
+    study_of = pd.Series(_study_name(parents).to_numpy(), index=parent_ids)
+    idle_of = pd.Series(_numeric(_col(parents, "metrics.idle_power_w")).to_numpy(), parent_ids)
+    parent = _col(children, PARENT_TAG)
     frame = pd.DataFrame(
         {
-            "study_name": _col(children, PARENT_TAG).map(study_of),
+            "study_name": parent.map(study_of),
             "round": _numeric(_col(children, "params.round").fillna(_col(children, "tags.round"))),
             "run_id": children["run_id"],
             # Round runs from before the state tag existed were only logged when complete.
             "state": _col(children, "tags.state").fillna("COMPLETE").astype(str),
             "start_time": children["start_time"],
+            "idle_power_w": parent.map(idle_of),
         }
     )
-    for m in ROUND_METRICS:
+    for m in (*ROUND_METRICS, "pruned_epoch"):
         frame[m] = _numeric(_col(children, f"metrics.{m}"))
     frame = frame.dropna(subset=["study_name", "round"])
-    # A round retried after a crash appears twice: keep the completed one, else the latest.
-    frame["_complete"] = frame["state"] == "COMPLETE"
-    frame = frame.sort_values(["_complete", "start_time"]).drop_duplicates(
+    # A round logged twice (a study database reset under the same MLflow experiment): keep
+    # the finished one, else the latest.
+    frame["_counted"] = frame["state"].isin(COUNTED_STATES)
+    frame = frame.sort_values(["_counted", "start_time"]).drop_duplicates(
         ["study_name", "round"], keep="last"
     )
     frame["round"] = frame["round"].astype(int)

@@ -1,5 +1,6 @@
-"""The frames a report is computed from (`load.py` reads them from MLflow), and the labels
-its tables give factor levels."""
+"""The frames a report is computed from, the same whether they come from MLflow (`load.py`) or
+from a tidy CSV of observations (`tidy.py`), so both get the same analysis.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +11,11 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+# Round runs carry the tag `state`. Only finished trials are rounds (what Optuna calls COMPLETE
+# or PRUNED); FAIL, and RUNNING/KILLED leftovers of a worker that died, are not: a 6-round
+# study must not count 7 because a worker was killed mid-round.
+COUNTED_STATES = ("COMPLETE", "PRUNED")
+
 STUDY_COLUMNS = [
     "study_name",
     "net",
@@ -19,6 +25,7 @@ STUDY_COLUMNS = [
     "dataset",
     "search",
     "hparams",
+    "pruner",
     "epochs",
     "rounds",
     "repetitions",
@@ -33,9 +40,11 @@ ROUND_COLUMNS = [
     "run_id",
     "state",
     *ROUND_METRICS,
+    "pruned_epoch",
+    "idle_power_w",  # of the parent run that ran the round: idle power subtracted from it
 ]
 # Per-repetition metric histories of a round run (step = repetition, 0-based).
-REP_KEYS = ("rep_energy_j", "rep_accuracy")
+REP_KEYS = ("rep_energy_net_j", "rep_energy_j", "rep_duration_s", "rep_accuracy")
 REP_COLUMNS = ["run_id", "step", *REP_KEYS]
 INFERENCE_PARAMS = (
     "model",
@@ -76,6 +85,7 @@ class Runs:
     rep_metrics: Callable[[list[str]], pd.DataFrame]
     untagged: int = 0  # runs without a known kind, left out
     energy_kinds: Mapping[str, int] = field(default_factory=dict)  # runs per meter kind
+    notes: tuple[str, ...] = ()  # what report.md must say about the source
 
     @property
     def is_empty(self) -> bool:

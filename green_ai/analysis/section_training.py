@@ -1,5 +1,5 @@
-"""report.md's search-strategy section (thesis §3.5.1): best accuracy (Table 3.3),
-convergence against rounds and joules (Figures 3.3–3.6), energy to target."""
+"""report.md's training sections: best accuracy of every study (Table 3.3), then the search
+strategies' convergence, energy to target and pruning (thesis §3.5.1, Figures 3.3–3.6)."""
 
 from __future__ import annotations
 
@@ -11,33 +11,62 @@ from green_ai.analysis.markdown import Report
 from green_ai.analysis.runs import level_label, slug
 from green_ai.config.report import ReportConfig
 
-LAYER_COUNTS = ("linear", "conv", "relu")
+LAYER_COUNTS = ("conv", "linear", "relu")
 
 
-def search_section(
-    report: Report, rounds: pd.DataFrame, studies: pd.DataFrame, settings: ReportConfig
-) -> None:
-    report.heading("Search strategies (thesis §3.5.1, Table 3.3, Figures 3.3–3.6)")
+def training_section(report: Report, rounds: pd.DataFrame, studies: pd.DataFrame) -> pd.DataFrame:
+    """Table 3.3 for every training study, factorial or not; returns the round-by-round curves."""
+    report.heading("Training studies: best accuracy (thesis Table 3.3)")
     if studies.empty:
-        report.missing("no search-strategy studies (training studies outside a factorial).")
-        return
+        report.missing("no training studies.")
+        return pd.DataFrame(columns=tables.CURVE_COLUMNS)
     curves = tables.search_curves(rounds, studies)
-    if curves.empty or curves["accuracy"].isna().all():
-        report.missing("the search studies have no completed rounds with an `accuracy`.")
-        return
+    best = tables.best_accuracy_table(curves, studies)
+    if best.empty:
+        report.missing("no training study has a completed round with an `accuracy`.")
+        return curves
     report.table(
         "best_accuracy",
-        tables.best_accuracy_table(curves, studies),
-        "Best test accuracy per study, and the number of rounds run when it was first reached",
+        best,
+        "Best test accuracy per study, the round (1-based) that first reached it, and the "
+        "joules the study spent (`energy_metric`)",
     )
-    metered = studies[studies["energy_metric"] != "none"]
     unmetered = studies[studies["energy_metric"] == "none"]
     if len(unmetered):
         report.missing(
-            f"{len(unmetered)} of {len(studies)} search studies have rounds without energy "
-            f"({', '.join(unmetered['study_name'])}): left out of the energy figures and table."
+            f"{len(unmetered)} of {len(studies)} training studies have rounds without energy "
+            f"({', '.join(unmetered['study_name'])}): no joules for them here or in the figures."
         )
-    metric_note = ", ".join(sorted(set(metered["energy_metric"])))
+    unknown = tables.uncounted_without_energy(rounds, studies)
+    if unknown:
+        runs = "round run logged" if unknown == 1 else "round runs logged"
+        report.text(
+            f"{unknown} failed or cut-short {runs} no energy: what they cost is unknown and "
+            "left out of the joules spent."
+        )
+    return curves
+
+
+def search_section(
+    report: Report,
+    curves: pd.DataFrame,
+    rounds: pd.DataFrame,
+    studies: pd.DataFrame,
+    settings: ReportConfig,
+) -> None:
+    report.heading("Search strategies (thesis §3.5.1, Figures 3.3–3.6)")
+    if studies.empty:
+        report.missing(
+            "no search-strategy studies (every training study belongs to an architecture "
+            "factorial, below)."
+        )
+        return
+    curves = curves[curves["study_name"].isin(studies["study_name"])]
+    if curves.empty or curves["accuracy"].isna().all():
+        report.missing("the search studies have no completed rounds with an `accuracy`.")
+        return
+    metered = studies[studies["energy_metric"] != "none"]
+    metric_note = ", ".join(f"`{m}`" for m in sorted(set(metered["energy_metric"])))
     _convergence_figures(report, curves, studies, metric_note)
     if len(metered):
         pct = settings.target_pct
@@ -45,8 +74,9 @@ def search_section(
             "energy_to_target",
             tables.energy_to_target_table(curves, metered, pct),
             f"Energy ({metric_note}) each search spent until its accuracy came within {pct:g}% "
-            "(relative) of its final best; failed rounds count",
+            "(relative) of its final best; failed rounds' joules count",
         )
+    _pruning(report, curves, studies, settings.target_pct)
 
 
 def _convergence_figures(
@@ -56,6 +86,7 @@ def _convergence_figures(
     labels = _line_labels(studies)
     for (dataset, hparams), group in studies.groupby(["dataset", "hparams"], sort=True):
         name = f"{slug(str(dataset))}_{slug(str(hparams))}"
+        where = f"{dataset}, search space {hparams}"
         _convergence_figure(
             report,
             curves,
@@ -63,7 +94,7 @@ def _convergence_figures(
             labels,
             "round",
             f"convergence_rounds_{name}",
-            f"Best-so-far accuracy against rounds, {dataset}, search space {hparams}",
+            f"Best-so-far accuracy against rounds, {where}",
         )
         energy_group = group[group["energy_metric"] != "none"]
         if len(energy_group):
@@ -74,20 +105,19 @@ def _convergence_figures(
                 labels,
                 "energy",
                 f"convergence_energy_{name}",
-                f"Best-so-far accuracy against cumulative energy ({metric_note}), {dataset}, "
-                f"search space {hparams}",
+                f"Best-so-far accuracy against cumulative energy ({metric_note}), {where}",
             )
 
 
 def _line_labels(studies: pd.DataFrame) -> dict[str, str]:
-    """Strategy names; the seed is added where one panel has a strategy twice."""
+    """Strategy names, with the pruner where one is used; the seed is added where one panel
+    has a strategy twice."""
     labels = {}
-    keys = ["net", "conv", "linear", "relu", "dataset", "hparams", "search"]
+    keys = ["net", "conv", "linear", "relu", "dataset", "hparams", "search", "pruner"]
     dup = studies.astype(str).duplicated(keys, keep=False)
     for (_, s), d in zip(studies.iterrows(), dup, strict=True):
-        labels[str(s["study_name"])] = (
-            f"{s['search']} (seed {s['seed']})" if d else str(s["search"])
-        )
+        label = str(s["search"]) + (f" + {s['pruner']}" if s["pruner"] != "none" else "")
+        labels[str(s["study_name"])] = f"{label} (seed {s['seed']})" if d else label
     return labels
 
 
@@ -100,13 +130,31 @@ def _convergence_figure(
     name: str,
     caption: str,
 ) -> None:
-    nets = studies.groupby(["net", "conv", "linear", "relu"], sort=True, dropna=False)
+    nets = studies.groupby(["net", *LAYER_COUNTS], sort=True, dropna=False)
     # Titles name the layer counts only where panels differ in them (dense nets ignore conv).
     shown = [f for f in LAYER_COUNTS if studies[f].nunique() > 1]
     fig, axes = plots.panels(nets.ngroups)
-    for ax, ((net, conv, linear, relu), s) in zip(axes, nets, strict=True):
+    for ax, ((net, *counts), s) in zip(axes, nets, strict=True):
         plots.convergence(ax, curves[curves["study_name"].isin(s["study_name"])], labels, x)
-        counts = {"conv": conv, "linear": linear, "relu": relu}
-        extra = " ".join(f"{f}={level_label(counts[f])}" for f in shown)
+        by_name = dict(zip(LAYER_COUNTS, counts, strict=True))
+        extra = " ".join(f"{f}={level_label(by_name[f])}" for f in shown)
         ax.set_title(f"{net} ({extra})" if extra else str(net))
     report.figure(name, fig, caption)
+
+
+def _pruning(report: Report, curves: pd.DataFrame, studies: pd.DataFrame, pct: float) -> None:
+    report.heading("Pruning (search.pruner)", level=3)
+    if (studies["pruner"] == "none").all():
+        report.text("No search study used a pruner (`search.pruner=none` everywhere).")
+        return
+    table = tables.pruning_table(curves, studies, pct)
+    report.table(
+        "pruning",
+        table,
+        "Each strategy with and without pruning: joules spent, best accuracy, and the joules "
+        f"until the accuracy came within {pct:g}% of the best any of its studies reached "
+        "(`target_accuracy`, the same for every pruner); pruned rounds' joules count, their "
+        "accuracy does not",
+    )
+    if not (table["pruner"] == "none").any():
+        report.missing("no study of these strategies ran without a pruner to compare with.")

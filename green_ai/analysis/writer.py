@@ -1,7 +1,8 @@
-"""`report.md` with every table (also as CSV) and figure (also as PNG) of one experiment.
+"""`report.md` with every table (also as CSV) and figure (also as PNG) of one set of runs.
 
-Sections follow the thesis: search strategies (§3.5.1), architecture factorial (§3.5.2),
-inference (§4.4). A section without data says what is missing instead of drawing empty axes.
+Sections follow the thesis: training studies and search strategies (§3.5.1), architecture
+factorial (§3.5.2), inference (§4.4). A section without data says what is missing instead of
+drawing empty axes.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ from pathlib import Path
 from green_ai.analysis import search_tables
 from green_ai.analysis.factorial_tables import find_factorials
 from green_ai.analysis.markdown import Report
-from green_ai.analysis.runs import Runs
+from green_ai.analysis.runs import COUNTED_STATES, Runs
 from green_ai.analysis.section_factorial import factorial_section
 from green_ai.analysis.section_inference import inference_section
-from green_ai.analysis.section_training import search_section
+from green_ai.analysis.section_training import search_section, training_section
 from green_ai.config.report import ReportConfig
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,8 @@ def write_report(runs: Runs, settings: ReportConfig, out_dir: Path) -> Path:
     studies = runs.studies.merge(energy_info, on="study_name", how="left")
     studies["energy_metric"] = studies["energy_metric"].fillna("none")
     search_studies, factorials = find_factorials(studies)
-    search_section(report, rounds, search_studies, settings)
+    curves = training_section(report, rounds, studies)
+    search_section(report, curves, rounds, search_studies, settings)
     factorial_section(report, rounds, runs.rep_metrics, factorials, settings)
     inference_section(report, runs.inference, settings)
     path = report.write()
@@ -45,13 +47,23 @@ def write_report(runs: Runs, settings: ReportConfig, out_dir: Path) -> Path:
 
 
 def _overview(report: Report, runs: Runs) -> None:
+    counted = runs.rounds["state"].isin(COUNTED_STATES)
     text = (
-        f"{len(runs.studies)} training studies ({len(runs.rounds)} rounds), "
+        f"{len(runs.studies)} training studies ({int(counted.sum())} rounds), "
         f"{len(runs.inference)} inference runs."
     )
+    if (~counted).any():
+        states = runs.rounds[~counted]["state"].value_counts()
+        text += (
+            f" {int((~counted).sum())} round runs are not counted as rounds ("
+            + ", ".join(f"{n} {s}" for s, n in states.items())
+            + "): only COMPLETE and PRUNED trials are rounds."
+        )
     if runs.untagged:
         text += f" {runs.untagged} runs without a `green_ai.kind` tag are left out."
     report.text(text)
+    for note in runs.notes:
+        report.text(note)
     if runs.energy_kinds:
         report.text(
             "Energy figures by meter kind (tag `energy.kind`): "

@@ -68,43 +68,83 @@ def read(out: Path, name: str) -> pd.DataFrame:
     return pd.read_csv(out / name)
 
 
-def test_best_accuracy_and_round_first_reached(out: Path) -> None:
-    table = read(out, "best_accuracy.csv").set_index("strategy")
-    for strategy, (accs, _) in fake_store.SEARCH.items():
-        acc = np.array([np.nan if a is None else a for a in accs])
-        best = np.nanmax(acc)
-        assert table.loc[strategy, "best_accuracy"] == pytest.approx(best)
-        assert table.loc[strategy, "rounds_to_best"] == int(np.flatnonzero(acc == best)[0]) + 1
-        assert table.loc[strategy, "rounds"] == len(accs)
-    assert set(table["net"]) == {"densepoly"}
-    assert set(table["hparams"]) == {"adam5"}
+def counted(accs: list[float | None]) -> list[float | None]:
+    """The rounds a search study counts: every run but the failed ones (None)."""
+    return [a for a in accs if a is not None]
+
+
+# --- training studies --------------------------------------------------------------------------
+
+
+def test_best_accuracy_counts_only_finished_rounds(out: Path) -> None:
+    table = read(out, "best_accuracy.csv")
+    search = table[table["net"] == "densepoly"].set_index(["strategy", "pruner"])
+    for strategy, (accs, energies) in fake_store.SEARCH.items():
+        row = search.loc[(strategy, "none")]
+        done = counted(accs)
+        best = max(a for a in done if a is not None)
+        # A killed worker's RUNNING/KILLED leftover (accuracy 0.99 / 0.9) is no round.
+        assert row["rounds"] == len(done)
+        assert row["best_accuracy"] == pytest.approx(best)
+        assert row["rounds_to_best"] == done.index(best) + 1
+        if energies:  # failed rounds' joules were spent: they count
+            assert row["energy_j"] == pytest.approx(sum(energies))
+            assert row["energy_metric"] == "energy_net_j"
+        else:
+            assert np.isnan(row["energy_j"]) and row["energy_metric"] == "none"
+    pruned = search.loc[("random", "median")]
+    assert (pruned["rounds"], pruned["best_accuracy"], pruned["rounds_to_best"]) == (4, 0.72, 3)
+    # Every training study is in it, the factorial's too, with its joules.
+    arch = table[table["net"] == "simplecnn"]
+    assert len(arch) == len(ARCHS)
+    row = arch[(arch["linear"] == 7) & (arch["conv"] == 4) & (arch["relu"] == 1)].iloc[0]
+    rounds = range(fake_store.FACTORIAL_ROUNDS)
+    assert row["energy_j"] == pytest.approx(
+        sum(fake_store.factorial_energy(7, 4, 1, r) for r in rounds)
+    )
+    assert row["best_accuracy"] == pytest.approx(fake_store.factorial_accuracy(7, 4, 1, 3))
 
 
 def test_energy_to_target_counts_rounds_up_to_the_target(out: Path) -> None:
-    table = read(out, "energy_to_target.csv").set_index("strategy")
-    assert "grid" not in table.index  # its rounds have no energy
-    for strategy in ("random", "gp_pi"):
-        accs, energies = fake_store.SEARCH[strategy]
-        assert energies is not None
-        acc = np.array([np.nan if a is None else a for a in accs])
-        target = np.nanmax(acc) * 0.99
-        first = int(np.flatnonzero(np.nan_to_num(acc) >= target)[0])
-        row = table.loc[strategy]
-        assert row["target_accuracy"] == pytest.approx(target)
-        assert row["rounds_to_target"] == first + 1
-        # energy_net_j is preferred over gross energy_j (= net + 5 in the store).
-        assert row["energy_to_target_j"] == pytest.approx(sum(energies[: first + 1]))
-        assert row["total_energy_j"] == pytest.approx(sum(energies))
-    assert table.loc["gp_pi", "energy_to_target_j"] == pytest.approx(23.0)
+    table = read(out, "energy_to_target.csv").set_index(["strategy", "pruner"])
+    assert "grid" not in table.index.get_level_values(0)  # its rounds have no energy
+    random = table.loc[("random", "none")]
+    # 1%: target 0.71·0.99, first met by the 4th round → all 100 J.
+    assert random["target_accuracy"] == pytest.approx(0.7029)
+    assert (random["rounds_to_target"], random["energy_to_target_j"]) == (4, 100.0)
+    # gp_pi: met by its 2nd round (0.75); the failed 3rd run's 9 J count in the total only.
+    gp = table.loc[("gp_pi", "none")]
+    assert (gp["rounds_to_target"], gp["energy_to_target_j"]) == (2, 23.0)
+    assert gp["total_energy_j"] == pytest.approx(45.0)
+    # Pruned rounds' joules count on the way to the target (10 + 3 + 20).
+    assert table.loc[("random", "median"), "energy_to_target_j"] == pytest.approx(33.0)
+
+
+def test_pruning_compares_each_strategy_with_and_without(out: Path) -> None:
+    table = read(out, "pruning.csv").set_index("pruner")
+    assert set(table["strategy"]) == {"random"}  # no other strategy was pruned
+    target = 0.72 * 0.99  # the best either random study reached, less 1%
+    assert list(table["target_accuracy"]) == pytest.approx([target, target])
+    none, median = table.loc["none"], table.loc["median"]
+    assert (none["energy_j"], none["pruned_rounds"], none["best_accuracy"]) == (100.0, 0, 0.71)
+    assert np.isnan(none["energy_to_target_j"])  # 0.71 never reaches 0.7128
+    assert (median["energy_j"], median["pruned_rounds"], median["best_accuracy"]) == (37, 2, 0.72)
+    assert median["energy_to_target_j"] == pytest.approx(33.0)
+    assert median["energy_vs_unpruned_pct"] == pytest.approx(-63.0)
 
 
 def factorial_frame(reps: bool = False) -> pd.DataFrame:
+    idle = fake_store.IDLE_POWER_W * fake_store.REP_DURATION_S  # rep_energy_j is gross
     rows = []
     for linear, conv, relu in ARCHS:
         for rnd in range(fake_store.FACTORIAL_ROUNDS):
             e = fake_store.factorial_energy(linear, conv, relu, rnd)
             a = fake_store.factorial_accuracy(linear, conv, relu, rnd)
-            pairs = [(e / 2 - 1, a - 0.001), (e / 2 + 1, a + 0.001)] if reps else [(e, a)]
+            pairs = (
+                [(re + idle, ra) for re, ra in fake_store.factorial_reps(linear, conv, relu, rnd)]
+                if reps
+                else [(e, a)]
+            )
             rows += [
                 {"linear": linear, "conv": conv, "relu": relu, "energy": pe, "accuracy": pa}
                 for pe, pa in pairs
@@ -234,6 +274,8 @@ def test_report_embeds_every_file_and_names_what_is_missing(out: Path) -> None:
     for png in ("energy_cv.png", "energy_accuracy.png", "energy_latency.png", "qq_energy.png"):
         assert png in files
     assert "search-grid" in md and "Missing" in md  # the unmetered search study
+    assert "3 round runs are not counted as rounds (" in md
+    assert all(f"1 {state}" in md for state in ("FAIL", "RUNNING", "KILLED"))
 
 
 def test_repetition_unit_reads_step_metrics(store: str, tmp_path: Path) -> None:
