@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from green_ai.config.checks import require_choice, require_number
+from green_ai.config.checks import require_choice, require_int, require_number
 from green_ai.errors import UserError
 
 ENERGY_METRICS = ("energy_net_j", "energy_j")
-FACTORIAL_UNITS = ("round", "repetition")
+FACTORIAL_UNITS = ("repetition", "round")
 CLUSTER_METHODS = ("kmeans", "median")
 # The corrections statsmodels' multipletests offers, which scikit-posthocs hands them to.
 P_ADJUST_METHODS = (
@@ -34,7 +34,7 @@ P_ADJUST_METHODS = (
 class FactorialSettings:
     """`factorial.*`: what one observation of the architecture factorial is."""
 
-    unit: str = "round"
+    unit: str = "repetition"
 
     def __post_init__(self) -> None:
         require_choice("factorial.unit", self.unit, FACTORIAL_UNITS)
@@ -58,6 +58,19 @@ class ClusterSettings:
 
     def __post_init__(self) -> None:
         require_choice("clusters.method", self.method, CLUSTER_METHODS)
+
+
+@dataclass
+class GuardSettings:
+    """`guards.*`: the smallest samples a statistic is shown for."""
+
+    normality_min_n: int = 8
+    effect_min_n: int = 5
+
+    def __post_init__(self) -> None:
+        # Shapiro–Wilk is undefined below 3 values; a Kruskal–Wallis level needs 2 to rank.
+        require_int("guards.normality_min_n", self.normality_min_n, minimum=3)
+        require_int("guards.effect_min_n", self.effect_min_n, minimum=2)
 
 
 @dataclass
@@ -88,6 +101,7 @@ class ReportConfig:
     factorial: FactorialSettings = field(default_factory=FactorialSettings)
     posthoc: PosthocSettings = field(default_factory=PosthocSettings)
     clusters: ClusterSettings = field(default_factory=ClusterSettings)
+    guards: GuardSettings = field(default_factory=GuardSettings)
     peak_power: PeakPowerSettings = field(default_factory=PeakPowerSettings)
     baseline_model: str = "alexnet"
     tracking: Any = None  # the tracking group's own settings

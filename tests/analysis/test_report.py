@@ -26,10 +26,11 @@ from green_ai.report import run_report
 
 from . import fake_store
 
-pytestmark = pytest.mark.slow  # builds a store (~8 s here) and writes reports
+pytestmark = pytest.mark.slow  # builds a store (~10 s here) and writes reports
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 ARCHS = list(itertools.product((3, 7), (1, 4), (0, 1)))  # (linear, conv, relu)
+NAN = float("nan")
 
 
 def report_cfg(uri: str, experiment: str, out_dir: Path, *extra: str) -> DictConfig:
@@ -133,33 +134,34 @@ def test_pruning_compares_each_strategy_with_and_without(out: Path) -> None:
     assert median["energy_vs_unpruned_pct"] == pytest.approx(-63.0)
 
 
-def factorial_frame(reps: bool = False) -> pd.DataFrame:
-    idle = fake_store.IDLE_POWER_W * fake_store.REP_DURATION_S  # rep_energy_j is gross
+# --- architecture factorial --------------------------------------------------------------------
+
+
+def factorial_frame(unit: str = "repetition") -> pd.DataFrame:
     rows = []
     for linear, conv, relu in ARCHS:
         for rnd in range(fake_store.FACTORIAL_ROUNDS):
-            e = fake_store.factorial_energy(linear, conv, relu, rnd)
-            a = fake_store.factorial_accuracy(linear, conv, relu, rnd)
-            pairs = (
-                [(re + idle, ra) for re, ra in fake_store.factorial_reps(linear, conv, relu, rnd)]
-                if reps
-                else [(e, a)]
-            )
+            if unit == "round":
+                e = fake_store.factorial_energy(linear, conv, relu, rnd)
+                pairs = [(e, fake_store.factorial_accuracy(linear, conv, relu, rnd))]
+            else:
+                pairs = fake_store.factorial_reps(linear, conv, relu, rnd)
             rows += [
-                {"linear": linear, "conv": conv, "relu": relu, "energy": pe, "accuracy": pa}
-                for pe, pa in pairs
+                {"linear": linear, "conv": conv, "relu": relu, "energy": e, "accuracy": a}
+                for e, a in pairs
             ]
     return pd.DataFrame(rows)
 
 
 def check_kruskal(table: pd.DataFrame, data: pd.DataFrame) -> None:
-    assert list(table.columns) == ["factor", "statistic", "p", "eta2", "magnitude"]
     assert list(table["factor"]) == ["linear", "conv", "relu"]
+    assert set(table["dataset"]) == {"synthetic"}
     n = len(data)
     for _, row in table.iterrows():
         groups = [g["energy"].to_numpy() for _, g in data.groupby(row["factor"])]
         ref = sps.kruskal(*groups)
         eta2 = (ref.statistic - len(groups) + 1) / (n - len(groups))
+        assert row["n"] == n
         assert row["statistic"] == pytest.approx(ref.statistic)
         assert row["p"] == pytest.approx(ref.pvalue)
         assert row["eta2"] == pytest.approx(eta2)
@@ -169,39 +171,44 @@ def check_kruskal(table: pd.DataFrame, data: pd.DataFrame) -> None:
         assert row["magnitude"] == expected
 
 
-def test_kruskal_wallis_matches_scipy(out: Path) -> None:
+def test_kruskal_wallis_on_every_training_iteration(out: Path) -> None:
     table = read(out, "kruskal_wallis.csv")
-    check_kruskal(table, factorial_frame())
-    # conv doubles energy in the store: it must separate the groups perfectly.
+    check_kruskal(table, factorial_frame())  # 8 configurations × 4 rounds × 2 repetitions
     assert table.set_index("factor").loc["conv", "magnitude"] == "large"
+    md = (out / "report.md").read_text()
+    assert "one training iteration" in md and "`rep_energy_net_j` (idle-subtracted)" in md
 
 
-def test_energy_cv_per_configuration(out: Path) -> None:
+def test_energy_cv_and_accuracy_per_configuration(out: Path) -> None:
     table = read(out, "energy_cv.csv")
     data = factorial_frame()
     assert len(table) == len(ARCHS)
     for _, row in table.iterrows():
-        e = data[
+        cell = data[
             (data["linear"] == row["linear"])
             & (data["conv"] == row["conv"])
             & (data["relu"] == row["relu"])
-        ]["energy"]
-        assert row["n"] == fake_store.FACTORIAL_ROUNDS
-        assert row["cv"] == pytest.approx(sps.variation(e, ddof=1))
-        assert row["mean_energy_j"] == pytest.approx(e.mean())
+        ]
+        assert row["n"] == fake_store.FACTORIAL_ROUNDS * fake_store.FACTORIAL_REPS
+        assert row["cv"] == pytest.approx(sps.variation(cell["energy"], ddof=1))
+        assert row["mean_energy_j"] == pytest.approx(cell["energy"].mean())
+        assert row["mean_accuracy"] == pytest.approx(cell["accuracy"].mean())
 
 
 def test_shapiro_and_dunn_tables(out: Path) -> None:
     shapiro = read(out, "shapiro_wilk.csv")
-    assert len(shapiro) == len(ARCHS)
-    e = [fake_store.factorial_energy(3, 1, 0, r) for r in range(fake_store.FACTORIAL_ROUNDS)]
+    assert len(shapiro) == len(ARCHS) and set(shapiro["dataset"]) == {"synthetic"}
+    data = factorial_frame()
+    e = data[(data["linear"] == 3) & (data["conv"] == 1) & (data["relu"] == 0)]["energy"]
     row = shapiro[shapiro["config"] == "lin3 conv1 relu0"].iloc[0]
+    assert row["n"] == 8  # guards.normality_min_n: shown from 8 up
     assert row["W"] == pytest.approx(sps.shapiro(e).statistic)
     dunn = read(out, "dunn.csv")
     assert set(dunn["p_adjust"]) == {"holm"}
     assert set(dunn["factor"]) == {"linear", "conv", "relu", "config"}
     assert (dunn["factor"] == "config").sum() == len(ARCHS) * (len(ARCHS) - 1) // 2
     assert dunn[["p"]].ge(0).all().all() and dunn[["p"]].le(1).all().all()
+    assert (out / "qq_energy.png").exists()
 
 
 def test_mean_energy_increase_per_factor(out: Path) -> None:
@@ -212,10 +219,11 @@ def test_mean_energy_increase_per_factor(out: Path) -> None:
         assert table.loc[factor, "increase_pct"] == pytest.approx(
             (means[hi] / means[lo] - 1) * 100
         )
+        assert table.loc[factor, "dataset"] == "synthetic"
     assert table.loc["conv", "increase_pct"] > 90  # the thesis's "+95%" shape
 
 
-def test_clusters_split_by_conv_layers(out: Path) -> None:
+def test_clusters_hold_whole_configurations(out: Path) -> None:
     table = read(out, "clusters.csv").set_index("cluster")
     data = factorial_frame()
     for cluster, conv in (("E+", 4), ("E-", 1)):
@@ -227,6 +235,47 @@ def test_clusters_split_by_conv_layers(out: Path) -> None:
         assert row["max_accuracy"] == pytest.approx(part["accuracy"].max())
         assert row["std_accuracy"] == pytest.approx(part["accuracy"].std(ddof=1))
         assert all(f"conv{conv}" in c for c in row["configs"].split("; "))
+    configs = [c for cs in table["configs"] for c in cs.split("; ")]
+    assert len(configs) == len(set(configs)) == len(ARCHS)
+
+
+def test_round_unit_withholds_normality_on_few_rounds(store: str, tmp_path: Path) -> None:
+    run_report(report_cfg(store, fake_store.EXPERIMENT, tmp_path, "factorial.unit=round"))
+    check_kruskal(read(tmp_path, "kruskal_wallis.csv"), factorial_frame("round"))
+    assert set(read(tmp_path, "energy_cv.csv")["n"]) == {fake_store.FACTORIAL_ROUNDS}
+    shapiro = read(tmp_path, "shapiro_wilk.csv")
+    assert set(shapiro["normal"]) == {"withheld"} and shapiro["W"].isna().all()
+    assert not (tmp_path / "qq_energy.png").exists()
+    md = (tmp_path / "report.md").read_text()
+    assert "no Q–Q plot: it needs at least 8 observations per configuration" in md
+    assert "one round (its repetitions' joules summed" in md
+
+
+def test_effect_labels_withheld_below_their_minimum(store: str, tmp_path: Path) -> None:
+    cfg = report_cfg(
+        store, fake_store.EXPERIMENT, tmp_path, "factorial.unit=round", "guards.effect_min_n=20"
+    )
+    run_report(cfg)
+    table = read(tmp_path, "kruskal_wallis.csv")
+    assert set(table["n_smallest"]) == {16} and set(table["magnitude"]) == {"withheld"}
+    assert table["eta2"].notna().all()  # the figures stay; only the label is withheld
+    assert (
+        "labels withheld where a factor level has fewer than 20"
+        in (tmp_path / "report.md").read_text()
+    )
+
+
+def test_runs_without_rep_energy_net_take_idle_off_gross(store: str, tmp_path: Path) -> None:
+    run_report(report_cfg(store, fake_store.LEGACY_EXPERIMENT, tmp_path))
+    # rep_energy_j − idle_power_w × rep_duration_s is the store's net joules again.
+    check_kruskal(read(tmp_path, "kruskal_wallis.csv"), factorial_frame())
+    assert (
+        "`rep_energy_j` − `idle_power_w` × `rep_duration_s`"
+        in (tmp_path / "report.md").read_text()
+    )
+
+
+# --- inference ---------------------------------------------------------------------------------
 
 
 def test_peak_power_small_against_large_batches(out: Path) -> None:
@@ -265,6 +314,9 @@ def test_energy_timeline_and_relative_change(out: Path) -> None:
     assert change.loc["shufflenet_v2_x1_0", "accuracy_change_pct"] == pytest.approx(acc * 100)
 
 
+# --- report.md and errors ----------------------------------------------------------------------
+
+
 def test_report_embeds_every_file_and_names_what_is_missing(out: Path) -> None:
     md = (out / "report.md").read_text()
     files = sorted(p.name for p in out.iterdir() if p.name != "report.md")
@@ -276,13 +328,6 @@ def test_report_embeds_every_file_and_names_what_is_missing(out: Path) -> None:
     assert "search-grid" in md and "Missing" in md  # the unmetered search study
     assert "3 round runs are not counted as rounds (" in md
     assert all(f"1 {state}" in md for state in ("FAIL", "RUNNING", "KILLED"))
-
-
-def test_repetition_unit_reads_step_metrics(store: str, tmp_path: Path) -> None:
-    run_report(report_cfg(store, fake_store.EXPERIMENT, tmp_path, "factorial.unit=repetition"))
-    cv = read(tmp_path, "energy_cv.csv")
-    assert set(cv["n"]) == {2 * fake_store.FACTORIAL_ROUNDS}
-    check_kruskal(read(tmp_path, "kruskal_wallis.csv"), factorial_frame(reps=True))
 
 
 def test_empty_experiment_says_so_without_figures(store: str, tmp_path: Path) -> None:

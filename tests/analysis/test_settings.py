@@ -12,6 +12,7 @@ from omegaconf import OmegaConf
 from green_ai.config.report import (
     ClusterSettings,
     FactorialSettings,
+    GuardSettings,
     PeakPowerSettings,
     PosthocSettings,
     ReportConfig,
@@ -38,9 +39,9 @@ def test_defaults_equal_the_yaml() -> None:
 
 
 def test_composed_config_becomes_typed_settings() -> None:
-    settings = report_settings(compose_report("factorial.unit=repetition"))
+    settings = report_settings(compose_report("factorial.unit=round"))
     assert isinstance(settings.factorial, FactorialSettings)
-    assert settings.factorial.unit == "repetition"
+    assert settings.factorial.unit == "round"
     assert settings.peak_power.small_max_batch == 2.0
     assert settings.tracking["experiment"] == "green_ai"
 
@@ -51,6 +52,11 @@ def test_composed_config_becomes_typed_settings() -> None:
         (lambda: FactorialSettings(unit="weekly"), "factorial.unit='weekly' is not one of"),
         (lambda: PosthocSettings(p_adjust="none"), "posthoc.p_adjust='none' is not one of holm"),
         (lambda: ClusterSettings(method="dbscan"), "clusters.method='dbscan' is not one of"),
+        (lambda: GuardSettings(normality_min_n=2), "guards.normality_min_n=2 must be an integer"),
+        (
+            lambda: GuardSettings(effect_min_n=1),
+            "guards.effect_min_n=1 must be an integer of at least 2",
+        ),
         (
             lambda: PeakPowerSettings(small_max_batch=128, large_min_batch=64),
             "peak_power.large_min_batch=64 must be greater than peak_power.small_max_batch=128",
