@@ -1,5 +1,6 @@
-"""`python -m green_ai.report tracking.experiment=NAME out_dir=DIR`: the thesis's tables and
-figures from tracked runs (see green_ai/analysis/writer.py)."""
+"""`python -m green_ai.report`: the thesis's tables and figures from the runs of one MLflow
+experiment (`tracking.experiment=NAME`) or from a tidy CSV of observations (`input=FILE.csv`),
+into `out_dir` (see green_ai/analysis/writer.py)."""
 
 from __future__ import annotations
 
@@ -29,12 +30,18 @@ def report_settings(cfg: DictConfig) -> ReportConfig:
 
 def run_report(cfg: DictConfig) -> Path:
     """Validate everything, read the runs, then write the report; returns report.md's path."""
-    from green_ai.analysis.load import load_experiment
     from green_ai.analysis.writer import write_report
 
     settings = report_settings(cfg)
     out_dir = Path(launch_dir(), settings.out_dir).resolve()
-    runs = load_experiment(cfg.tracking.uri, str(cfg.tracking.experiment))
+    if settings.input is not None:
+        from green_ai.analysis.tidy import read_tidy
+
+        runs = read_tidy(Path(launch_dir(), settings.input))
+    else:
+        from green_ai.analysis.load import load_experiment
+
+        runs = load_experiment(cfg.tracking.uri, str(cfg.tracking.experiment))
     return write_report(runs, settings, out_dir)
 
 

@@ -56,7 +56,7 @@ def open_experiment(uri: str | None, experiment: str) -> str:
     if resolved.startswith(prefix) and not Path(resolved[len(prefix) :]).exists():
         raise UserError(
             f"no MLflow store at {resolved[len(prefix) :]}: run training or inference first, "
-            "or point tracking.uri (or MLFLOW_TRACKING_URI) at the store"
+            "point tracking.uri (or MLFLOW_TRACKING_URI) at the store, or give input=FILE.csv"
         )
     mlflow.set_tracking_uri(resolved)
     found = mlflow.get_experiment_by_name(experiment)

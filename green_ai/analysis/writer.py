@@ -28,8 +28,8 @@ def write_report(runs: Runs, settings: ReportConfig, out_dir: Path) -> Path:
     report.heading(f"Report of {runs.source}", level=1)
     if runs.is_empty:
         report.missing(
-            "the experiment has no runs yet: run `python -m green_ai.train` or "
-            "`python -m green_ai.infer` with this experiment first."
+            "no runs to report: run `python -m green_ai.train` or `python -m green_ai.infer` "
+            "with this experiment first, or give input=FILE.csv."
         )
         return report.write()
     _overview(report, runs)
@@ -54,9 +54,10 @@ def _overview(report: Report, runs: Runs) -> None:
     )
     if (~counted).any():
         states = runs.rounds[~counted]["state"].value_counts()
+        left = int((~counted).sum())
         text += (
-            f" {int((~counted).sum())} round runs are not counted as rounds ("
-            + ", ".join(f"{n} {s}" for s, n in states.items())
+            f" {left} round run{'s are' if left != 1 else ' is'} not counted as rounds ("
+            + ", ".join(f"{count} {state}" for state, count in states.items())
             + "): only COMPLETE and PRUNED trials are rounds."
         )
     if runs.untagged:

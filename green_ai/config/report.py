@@ -92,9 +92,10 @@ class PeakPowerSettings:
 
 @dataclass
 class ReportConfig:
-    """`python -m green_ai.report`: where the report goes, and how the runs are analysed."""
+    """`python -m green_ai.report`: where the runs come from, and how they are analysed."""
 
     out_dir: str = "report"
+    input: str | None = None
     target_pct: float = 1.0
     energy_metric: str = "energy_net_j"
     alpha: float = 0.05
@@ -109,6 +110,8 @@ class ReportConfig:
     def __post_init__(self) -> None:
         if not self.out_dir:
             raise UserError("out_dir='' must name a folder for report.md")
+        if self.input is not None and not self.input:
+            raise UserError("input='' must name a CSV file, or be null to read MLflow runs")
         require_number("target_pct", self.target_pct, low=0)
         if self.target_pct >= 100:
             raise UserError(f"target_pct={self.target_pct!r} must be a percentage below 100")

@@ -185,3 +185,35 @@ def _inference(client: Any, exp: str) -> None:
         if batching == "greedy":
             params |= {"batch_size": None, "max_batch": size}
         _run(client, exp, KIND_INFERENCE, params, inference_metrics(model, freq, batching, size))
+
+
+def tidy_rows() -> list[dict[str, object]]:
+    """The training runs above as a tidy CSV's rows (green_ai.analysis.tidy): factorial rows
+    per repetition, search rows per round."""
+    rows: list[dict[str, object]] = []
+    for linear, conv, relu in itertools.product((3, 7), (1, 4), (0, 1)):
+        for rnd in range(FACTORIAL_ROUNDS):
+            for rep, (e, a) in enumerate(factorial_reps(linear, conv, relu, rnd)):
+                cell = {"dataset": "synthetic", "conv": conv, "linear": linear, "relu": relu}
+                rows.append(
+                    {**cell, "round": rnd, "repetition": rep, "energy_j": e, "accuracy": a}
+                )
+    studies = [(s, "none", accs, energies) for s, (accs, energies) in SEARCH.items()]
+    studies.append(("random", "median", *PRUNED_SEARCH))
+    for search, pruner, accs, energies in studies:
+        for rnd, acc in enumerate(accs):
+            state = "COMPLETE" if acc is not None else ("PRUNED" if pruner != "none" else "FAIL")
+            rows.append(
+                {
+                    "dataset": "synthetic",
+                    **SEARCH_ARCH,
+                    "search": search,
+                    "hparams": "adam5",
+                    "pruner": pruner,
+                    "round": rnd,
+                    "state": state,
+                    "accuracy": acc,
+                    "energy_j": energies[rnd] if energies else None,
+                }
+            )
+    return rows

@@ -1,4 +1,5 @@
-"""The report end to end on a tiny MLflow store whose runs are known (tests/analysis/fake_store).
+"""The report end to end on a tiny MLflow store whose runs are known (tests/analysis/fake_store),
+and on the same runs written as a tidy CSV.
 
 Every expected number is recomputed here from the store's formulas, with scipy where it has
 the statistic, and compared with the CSVs the report wrote.
@@ -62,6 +63,16 @@ def out(store: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out_dir = tmp_path_factory.mktemp("report")
     path = run_report(report_cfg(store, fake_store.EXPERIMENT, out_dir))
     assert path == out_dir / "report.md"
+    return out_dir
+
+
+@pytest.fixture(scope="module")
+def csv_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same training runs as a tidy CSV, reported without MLflow."""
+    folder = tmp_path_factory.mktemp("tidy")
+    pd.DataFrame(fake_store.tidy_rows()).to_csv(folder / "results.csv", index=False)
+    out_dir = folder / "report"
+    run_report(report_cfg("sqlite:///nowhere.db", "none", out_dir, f"input={folder}/results.csv"))
     return out_dir
 
 
@@ -273,6 +284,44 @@ def test_runs_without_rep_energy_net_take_idle_off_gross(store: str, tmp_path: P
         "`rep_energy_j` − `idle_power_w` × `rep_duration_s`"
         in (tmp_path / "report.md").read_text()
     )
+
+
+# --- the same runs as a tidy CSV ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["kruskal_wallis", "energy_increase", "clusters", "energy_cv", "shapiro_wilk", "dunn"],
+)
+def test_csv_gives_the_same_factorial_tables(out: Path, csv_out: Path, name: str) -> None:
+    pd.testing.assert_frame_equal(read(csv_out, f"{name}.csv"), read(out, f"{name}.csv"))
+
+
+@pytest.mark.parametrize("name", ["best_accuracy", "energy_to_target", "pruning"])
+def test_csv_gives_the_same_search_tables(out: Path, csv_out: Path, name: str) -> None:
+    # The CSV names its studies itself, and its factorial rows carry no net or strategy.
+    mlflow_table = read(out, f"{name}.csv").drop(columns="study")
+    csv_table = read(csv_out, f"{name}.csv").drop(columns="study")
+    key = ["strategy", "pruner", "linear", "conv", "relu"]
+    search = mlflow_table[mlflow_table["net"] != "simplecnn"]
+    pd.testing.assert_frame_equal(
+        csv_table[csv_table["net"].notna()].sort_values(key).reset_index(drop=True),
+        search.sort_values(key).reset_index(drop=True),
+    )
+    if name == "best_accuracy":
+        cells = ["linear", "conv", "relu", "rounds", "best_accuracy", "rounds_to_best", "energy_j"]
+        factorial = mlflow_table[mlflow_table["net"] == "simplecnn"]
+        pd.testing.assert_frame_equal(
+            csv_table[csv_table["net"].isna()][cells].sort_values(cells).reset_index(drop=True),
+            factorial[cells].sort_values(cells).reset_index(drop=True),
+        )
+
+
+def test_csv_report_names_its_source_and_has_no_inference(csv_out: Path) -> None:
+    md = (csv_out / "report.md").read_text()
+    assert md.startswith("# Report of file `results.csv`")
+    assert "no inference runs" in md
+    assert not (csv_out / "peak_power.csv").exists()
 
 
 # --- inference ---------------------------------------------------------------------------------

@@ -39,9 +39,9 @@ def test_defaults_equal_the_yaml() -> None:
 
 
 def test_composed_config_becomes_typed_settings() -> None:
-    settings = report_settings(compose_report("factorial.unit=round"))
+    settings = report_settings(compose_report("factorial.unit=round", "input=r.csv"))
     assert isinstance(settings.factorial, FactorialSettings)
-    assert settings.factorial.unit == "round"
+    assert (settings.factorial.unit, settings.input) == ("round", "r.csv")
     assert settings.peak_power.small_max_batch == 2.0
     assert settings.tracking["experiment"] == "green_ai"
 
@@ -65,6 +65,7 @@ def test_composed_config_becomes_typed_settings() -> None:
         (lambda: ReportConfig(alpha=0), "alpha=0 must be a number > 0"),
         (lambda: ReportConfig(target_pct=100), "target_pct=100 must be a percentage below 100"),
         (lambda: ReportConfig(energy_metric="joules"), "energy_metric='joules' is not one of"),
+        (lambda: ReportConfig(input=""), "input='' must name a CSV file"),
     ],
 )
 def test_wrong_value_is_one_line_naming_key_value_and_allowed(build: object, message: str) -> None:
