@@ -48,12 +48,9 @@ def training_section(report: Report, rounds: pd.DataFrame, studies: pd.DataFrame
 
 
 def search_section(
-    report: Report,
-    curves: pd.DataFrame,
-    rounds: pd.DataFrame,
-    studies: pd.DataFrame,
-    settings: ReportConfig,
+    report: Report, curves: pd.DataFrame, studies: pd.DataFrame, settings: ReportConfig
 ) -> None:
+    """Figures 3.3–3.6, energy to target and pruning for the studies outside a factorial."""
     report.heading("Search strategies (thesis §3.5.1, Figures 3.3–3.6)")
     if studies.empty:
         report.missing(

@@ -38,7 +38,7 @@ def write_report(runs: Runs, settings: ReportConfig, out_dir: Path) -> Path:
     studies["energy_metric"] = studies["energy_metric"].fillna("none")
     search_studies, factorials = find_factorials(studies)
     curves = training_section(report, rounds, studies)
-    search_section(report, curves, rounds, search_studies, settings)
+    search_section(report, curves, search_studies, settings)
     factorial_section(report, rounds, runs.rep_metrics, factorials, settings)
     inference_section(report, runs.inference, settings)
     path = report.write()
