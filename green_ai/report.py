@@ -4,13 +4,13 @@ into `out_dir` (see green_ai/analysis/writer.py)."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import hydra
-from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
+from omegaconf import DictConfig
 
+from green_ai.config import to_settings
+from green_ai.config.hydra_app import fail, run_app
 from green_ai.config.report import ReportConfig
 from green_ai.errors import UserError
 from green_ai.paths import launch_dir
@@ -18,14 +18,7 @@ from green_ai.paths import launch_dir
 
 def report_settings(cfg: DictConfig) -> ReportConfig:
     """The composed config as typed, checked settings; a wrong value is one UserError line."""
-    try:
-        merged = OmegaConf.merge(OmegaConf.structured(ReportConfig), cfg)
-        settings = OmegaConf.to_object(merged)
-    except OmegaConfBaseException as err:
-        reason = str(getattr(err, "msg", err)).splitlines()[0]
-        raise UserError(f"{getattr(err, 'full_key', '') or 'config'}: {reason}") from None
-    assert isinstance(settings, ReportConfig)
-    return settings
+    return to_settings(cfg, ReportConfig)
 
 
 def run_report(cfg: DictConfig) -> Path:
@@ -41,18 +34,21 @@ def run_report(cfg: DictConfig) -> Path:
     else:
         from green_ai.analysis.load import load_experiment
 
-        runs = load_experiment(cfg.tracking.uri, str(cfg.tracking.experiment))
+        runs = load_experiment(settings.tracking.uri, settings.tracking.experiment)
     return write_report(runs, settings, out_dir)
 
 
 @hydra.main(config_path="../conf", config_name="report", version_base="1.3")
-def main(cfg: DictConfig) -> None:
+def _main(cfg: DictConfig) -> None:
     try:
         path = run_report(cfg)
     except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+        fail(str(err))
     print(f"report written to {path}")
+
+
+def main() -> None:
+    run_app(_main)
 
 
 if __name__ == "__main__":

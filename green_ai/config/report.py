@@ -7,9 +7,9 @@ so a wrong value is one line naming the key, the value and what is allowed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from green_ai.config.checks import require_choice, require_int, require_number
+from green_ai.config.tracking import TrackingConfig
 from green_ai.errors import UserError
 
 ENERGY_METRICS = ("energy_net_j", "energy_j")
@@ -105,7 +105,7 @@ class ReportConfig:
     guards: GuardSettings = field(default_factory=GuardSettings)
     peak_power: PeakPowerSettings = field(default_factory=PeakPowerSettings)
     baseline_model: str = "alexnet"
-    tracking: Any = None  # the tracking group's own settings
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
 
     def __post_init__(self) -> None:
         if not self.out_dir:

@@ -410,10 +410,19 @@ def test_command_line_error_exits_2_on_one_line(store: str, tmp_path: Path) -> N
     assert not (tmp_path / "r").exists()
 
 
-def test_wrong_setting_exits_2_on_one_line_before_reading_runs(store: str, tmp_path: Path) -> None:
-    proc = report_cli(store, tmp_path, "clusters.method=dbscan", f"out_dir={tmp_path}/r")
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("clusters.method=dbscan", "error: clusters.method='dbscan' is not one of kmeans, median"),
+        ("guards.normality_min_n=many", "guards.normality_min_n"),  # Hydra's type check
+        ("alpah=0.1", "alpah"),  # a typo of a key
+    ],
+)
+def test_wrong_setting_exits_2_on_one_line_before_reading_runs(
+    store: str, tmp_path: Path, override: str, message: str
+) -> None:
+    proc = report_cli(store, tmp_path, override, f"out_dir={tmp_path}/r")
     assert proc.returncode == 2, proc.stderr
-    assert proc.stderr.strip().splitlines() == [
-        "error: clusters.method='dbscan' is not one of kmeans, median"
-    ]
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
     assert not (tmp_path / "r").exists()
