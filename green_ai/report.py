@@ -9,11 +9,13 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from green_ai.config import to_settings
+from green_ai.config import register_configs, to_settings
 from green_ai.config.hydra_app import fail, run_app
 from green_ai.config.report import ReportConfig
 from green_ai.errors import UserError
 from green_ai.paths import launch_dir
+
+register_configs()
 
 
 def report_settings(cfg: DictConfig) -> ReportConfig:

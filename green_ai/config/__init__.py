@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from green_ai.config.energy import EnergyConfig
+from green_ai.config.report import ReportConfig
 from green_ai.config.tracking import TrackingConfig
 from green_ai.config.train import (
     OBJECTIVES,
@@ -37,6 +38,7 @@ __all__ = [
     "HparamsConfig",
     "NetConfig",
     "ParamRange",
+    "ReportConfig",
     "SearchConfig",
     "StudyConfig",
     "TrackingConfig",
@@ -56,6 +58,7 @@ def register_configs() -> None:
         OmegaConf.register_new_resolver("gpu_count", _gpu_count)
     store = ConfigStore.instance()
     store.store(name="train_schema", node=TrainConfig)
+    store.store(name="report_schema", node=ReportConfig)
     # conf/energy/*.yaml extend this node (Hydra's extending-configs pattern).
     store.store(group="energy", name="base_energy", node=EnergyConfig)
 
