@@ -137,8 +137,7 @@ class RoundRunner:
                         "rep_accuracy": accuracy,
                         "rep_duration_s": time.perf_counter() - started,
                     }
-                    if rep_w.measurement is not None and rep_w.measurement.energy_j is not None:
-                        metrics["rep_energy_j"] = rep_w.measurement.energy_j
+                    metrics.update(_energy_metrics(rep_w.measurement, "rep_"))
                     self.runs.log_metrics(run_id, metrics, step=rep)
             except DivergedError as err:
                 failure = f"diverged: {err}"
@@ -162,9 +161,7 @@ class RoundRunner:
             metrics = {"train_loss": e.train_loss, "epoch_duration_s": e.duration_s}
             if e.test_accuracy is not None:
                 metrics["test_accuracy"] = e.test_accuracy
-            m = e.measurement
-            if m is not None and m.energy_j is not None:
-                metrics["epoch_energy_j"] = m.energy_j
+            metrics.update(_energy_metrics(e.measurement, "epoch_"))
             self.runs.log_metrics(run_id, metrics, step=step)
             self.progress.epoch(f"rep {rep} loss {e.train_loss:.3f}")
 
@@ -210,6 +207,17 @@ class RoundRunner:
         trial.set_user_attr("fail_reason", reason)
         study.tell(trial, state=TrialState.FAIL)
         self.runs.finish_round(run_id, failed_reason=reason, killed=killed)
+
+
+def _energy_metrics(m: Measurement | None, prefix: str) -> dict[str, float]:
+    """Gross and idle-subtracted joules of a repetition or epoch window (thesis §3.3.3: the
+    factorial analyses one net figure per training iteration); absent ones stay absent."""
+    out: dict[str, float] = {}
+    if m is not None and m.energy_j is not None:
+        out[f"{prefix}energy_j"] = m.energy_j
+        if m.energy_net_j is not None:
+            out[f"{prefix}energy_net_j"] = m.energy_net_j
+    return out
 
 
 def _objective_energy(m: Measurement | None) -> float | None:

@@ -144,6 +144,11 @@ def test_estimated_energy_reaches_every_round_and_the_parent(make_cfg: Make) -> 
             assert r.data.metrics[key] > 0, key
         history = MlflowClient().get_metric_history(r.info.run_id, "epoch_energy_j")
         assert len(history) == 2
+        # One idle-subtracted figure per training iteration, the factorial's unit (§3.5.2).
+        net = MlflowClient().get_metric_history(r.info.run_id, "rep_energy_net_j")
+        gross = MlflowClient().get_metric_history(r.info.run_id, "rep_energy_j")
+        assert [m.step for m in net] == [m.step for m in gross] == [0, 1]
+        assert all(n.value < g.value for n, g in zip(net, gross, strict=True))
         assert sum(m.value for m in history) <= r.data.metrics["energy_j"] * 1.0001
     parent = parents[0]
     assert parent.data.tags["energy.kind"] == "estimated"
