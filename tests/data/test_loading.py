@@ -19,7 +19,8 @@ from green_ai.data.vision import takes_argument
 from green_ai.errors import UserError
 from green_ai.nets import build_net
 from green_ai.training import train_repetition
-from tests.data import formats
+
+from . import formats
 
 CPU = torch.device("cpu")
 CONF = Path(__file__).resolve().parents[2] / "conf" / "dataset"
