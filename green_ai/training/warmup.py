@@ -34,7 +34,7 @@ def warm_up(
     data: DeviceData,
     *,
     batch_size: int,
-    steps: int = 64,
+    steps: int = 16,
     seconds: float = 0.0,
 ) -> float:
     """Train a model from `make_model()` for about `steps` batches, untimed; return seconds.
