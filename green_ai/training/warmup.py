@@ -17,7 +17,6 @@ its remainder — through the same `train_repetition`, so the same kernels run.
 from __future__ import annotations
 
 import contextlib
-import math
 import time
 from collections.abc import Callable
 
@@ -37,12 +36,13 @@ def warm_up(
     steps: int = 16,
     seconds: float = 0.0,
 ) -> float:
-    """Train a model from `make_model()` for about `steps` batches, untimed; return seconds.
+    """Train a model from `make_model()` for `steps` batches, untimed; return its seconds.
 
     Call it after the data is on the device and before the idle baseline and the first
     measured window. The model trains with Adam's defaults on the first images of `data` (the
-    values do not matter, the shapes do) and is then dropped. At least `steps` training steps
-    run, then whole passes over the same images until `seconds` have gone by (0: no minimum;
+    values do not matter, the shapes do) and is then dropped: `steps` batches (a full one and
+    the epoch's last, partial one at least; at most one epoch, when every shape has run), and
+    the test pass. Then the same batches again until `seconds` have gone by (0: no minimum;
     a GPU's clocks take a moment to leave idle). The global RNG state is left as it was, so
     what the study trains next is what it would have trained without the warm-up.
     """
@@ -51,7 +51,7 @@ def warm_up(
     require_number("seconds", seconds, low=0)
     device = data.train_x.device
     started = time.perf_counter()
-    n_train, epochs = _train_images(len(data.train_x), batch_size, steps)
+    n_train = _train_images(len(data.train_x), batch_size, steps)
     n_test = _test_images(len(data.test_x))
     shapes = DeviceData(
         name=data.name,
@@ -72,7 +72,7 @@ def warm_up(
                     model,
                     shapes,
                     {},
-                    epochs=epochs,
+                    epochs=1,
                     batch_size=batch_size,
                     seed=seed,
                     eval_every_epoch=False,
@@ -86,14 +86,13 @@ def warm_up(
     return time.perf_counter() - started
 
 
-def _train_images(n: int, batch_size: int, steps: int) -> tuple[int, int]:
-    """How many leading images, and how many epochs over them, make `steps` batches of the
-    shapes an epoch over all `n` images has (full ones, then the remainder if any)."""
+def _train_images(n: int, batch_size: int, steps: int) -> int:
+    """How many leading images make `steps` batches (at most all `n`: one epoch) of the
+    shapes an epoch over all `n` images has: full batches, then the remainder if any."""
     full, tail = divmod(n, batch_size)
-    per_epoch = full + (tail > 0)
-    if steps >= per_epoch:
-        return n, math.ceil(steps / per_epoch)
-    return max(steps - (tail > 0), 1) * batch_size + tail, 1
+    if steps >= full + (tail > 0):
+        return n
+    return max(steps - (tail > 0), 1) * batch_size + tail
 
 
 def _test_images(n: int) -> int:
