@@ -28,7 +28,7 @@ def head_widths(
     """
     require_int("linear", linear, minimum=1)
     if max_width is not None:
-        require_int("max_width", max_width, minimum=1)
+        require_int("net.options.max_width", max_width, minimum=1)
     first = features // 2 if max_width is None else min(features // 2, max_width)
     hidden = [max(first // 2**i, num_classes) for i in range(linear - 1)]
     return [*hidden, num_classes]
@@ -63,10 +63,10 @@ class SimpleCNN(nn.Module):
     ) -> None:
         super().__init__()
         require_int("conv", conv, minimum=0)
-        require_int("channels", channels, minimum=1)
+        require_int("net.options.channels", channels, minimum=1)
         if relu not in (0, 1, True, False):
             raise UserError(f"relu={relu!r} must be 0 (off) or 1 (on)")
-        require_choice("head_activation", head_activation, HEAD_ACTIVATIONS)
+        require_choice("net.options.head_activation", head_activation, HEAD_ACTIVATIONS)
         c, h, w = input_shape
         max_conv = min(h, w).bit_length() - 1
         if conv > max_conv:

@@ -13,6 +13,7 @@ import pytest
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+import green_ai.config.energy  # noqa: F401  (registers the energy schema that presets compose)
 from green_ai.data import CATALOG, dataset_shape, list_datasets, load_dataset, load_vision
 from green_ai.data.synthetic import SHAPES
 from green_ai.data.vision import takes_argument

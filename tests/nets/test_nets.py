@@ -134,6 +134,8 @@ def test_one_conv_block_is_not_a_much_bigger_net(
 def test_uncapped_head_is_the_literal_halving() -> None:
     model = SimpleCNN(input_shape=MNIST, num_classes=10, conv=1, linear=3, relu=1, max_width=None)
     assert linear_widths(model) == [6272, 3136, 1568, 10]
+    with pytest.raises(UserError, match=r"^net.options.max_width=0 must be an integer of at"):
+        SimpleCNN(input_shape=MNIST, num_classes=10, conv=1, linear=3, relu=1, max_width=0)
 
 
 @pytest.mark.parametrize("relu", [0, 1])
@@ -147,7 +149,9 @@ def test_head_activation_relu_adds_one_per_hidden_layer(relu: int) -> None:
 
 
 def test_bad_head_activation_is_a_user_error() -> None:
-    with pytest.raises(UserError, match="head_activation='gelu' is not one of none, relu"):
+    with pytest.raises(
+        UserError, match="^net.options.head_activation='gelu' is not one of none, relu$"
+    ):
         SimpleCNN(
             input_shape=MNIST, num_classes=10, conv=1, linear=3, relu=1, head_activation="gelu"
         )
@@ -209,11 +213,11 @@ def test_linear_limits_are_named() -> None:
 
 @pytest.mark.parametrize("bad", [-1, 0, 1.5, True])
 def test_bad_counts_are_user_errors_naming_the_key(bad: object) -> None:
-    with pytest.raises(UserError, match=rf"^linear={bad!r} must be an integer at least 1$"):
+    with pytest.raises(UserError, match=rf"^linear={bad!r} must be an integer of at least 1$"):
         build_net("denselinear", input_shape=MNIST, num_classes=10, conv=0, linear=bad, relu=0)  # type: ignore[arg-type]
-    with pytest.raises(UserError, match=r"^conv=-1 must be an integer at least 0$"):
+    with pytest.raises(UserError, match=r"^conv=-1 must be an integer of at least 0$"):
         build_net("simplecnn", input_shape=MNIST, num_classes=10, conv=-1, linear=1, relu=0)
-    with pytest.raises(UserError, match=rf"^linear={bad!r} must be an integer at least 1$"):
+    with pytest.raises(UserError, match=rf"^linear={bad!r} must be an integer of at least 1$"):
         build_net("simplecnn", input_shape=MNIST, num_classes=10, conv=1, linear=bad, relu=0)  # type: ignore[arg-type]
 
 

@@ -190,8 +190,8 @@ def test_a_diverging_warm_up_is_not_an_error() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"batch_size": 0, "steps": 1}, "batch_size=0 must be an integer at least 1"),
-        ({"batch_size": 8, "steps": 0}, "steps=0 must be an integer at least 1"),
+        ({"batch_size": 0, "steps": 1}, "batch_size=0 must be an integer of at least 1"),
+        ({"batch_size": 8, "steps": 0}, "steps=0 must be an integer of at least 1"),
         ({"batch_size": 8, "steps": 1, "seconds": -1.0}, "seconds=-1.0 must be a number >= 0"),
     ],
 )
