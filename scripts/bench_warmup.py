@@ -48,12 +48,10 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
     data = DeviceData("synthetic", tx.to(device), ty.to(device), vx.to(device), vy.to(device), 10)
     meter = None
     if args.energy:
-        import yaml
-
+        from green_ai.config.energy import EnergyConfig
         from green_ai.energy import build_meter
 
-        energy_cfg = yaml.safe_load((ROOT / "conf" / "energy" / "auto.yaml").read_text())
-        meter = build_meter({**energy_cfg, "idle_s": 0.0}, device)
+        meter = build_meter(EnergyConfig(backend="auto", idle_s=0.0), device)
 
     def make() -> torch.nn.Module:
         return build_net(
