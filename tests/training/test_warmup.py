@@ -2,8 +2,8 @@
 repetition, shown by counting them (never by timing: see scripts/bench_warmup.py for that).
 
 - CPU: oneDNN JIT-compiles a convolution kernel the first time it meets a shape (a primitive
-  cache miss, listed by ONEDNN_VERBOSE=profile_create). Without warm-up the first repetition
-  compiles and the second does not; after warm-up neither compiles, and both create the same
+  cache miss, which ONEDNN_VERBOSE=2 lists). Without warm-up the first repetition compiles
+  and the second does not; after warm-up neither compiles, and both create the same
   primitives: the first repetition does what the second does.
 - CUDA: the caching allocator asks the driver for memory (cudaMalloc) while it grows to its
   working set; after warm-up neither repetition asks for any.
@@ -68,7 +68,7 @@ mark("end")
 
 def onednn_creations() -> dict[str, tuple[int, int]]:
     """Run SCRIPT; per section, (primitives created, of which compiled: cache misses)."""
-    env = {**os.environ, "ONEDNN_VERBOSE": "profile_create", "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "ONEDNN_VERBOSE": "2", "OMP_NUM_THREADS": "1"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     out = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(SCRIPT)],
@@ -86,7 +86,7 @@ def onednn_creations() -> dict[str, tuple[int, int]]:
         if line.startswith("@@ "):
             counts[section] = (created, missed)
             section, created, missed = line[3:], 0, 0
-        elif line.startswith("onednn_verbose") and ",create:" in line:
+        elif line.startswith(("onednn_verbose", "dnnl_verbose")) and ",create:" in line:
             created += 1
             missed += "cache_miss" in line
     return counts
