@@ -31,6 +31,10 @@ ADAM_DEFAULTS: dict[str, float] = {
 }
 
 
+# Test images per forward pass in `evaluate` (no gradients: larger batches than training).
+EVAL_BATCH_SIZE = 1024
+
+
 class DivergedError(RuntimeError):
     """The training loss became NaN or infinite."""
 
@@ -92,7 +96,9 @@ def make_optimizer(
 
 
 @torch.inference_mode()
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1024) -> float:
+def evaluate(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = EVAL_BATCH_SIZE
+) -> float:
     """Top-1 accuracy of `model` on (x, y), in eval mode."""
     was_training = model.training
     model.eval()
