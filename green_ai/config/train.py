@@ -31,8 +31,13 @@ class DatasetConfig:
     # Relative paths are taken from the directory the command ran from.
     root: str = "data"
     download: bool = True
-    # torchvision checks each CIFAR file's md5; false accepts re-packed copies of the batches.
+    # torchvision checks the md5 of CIFAR, SVHN, STL10 and SEMEION files; false accepts
+    # re-packed copies.
     verify_checksums: bool = True
+    # EMNIST's variant (byclass, bymerge, balanced, letters, digits, mnist); null elsewhere.
+    variant: str | None = None
+    # null = native size; N resizes every image to N×N (needed where the sizes vary).
+    image_size: int | None = None
     train_samples: int | None = None  # null = all; a number keeps the first N (quick runs)
     test_samples: int | None = None
     # synthetic only: the shape it imitates, its classes and its own seed (null = `seed`).
@@ -41,7 +46,7 @@ class DatasetConfig:
     seed: int | None = None
 
     def __post_init__(self) -> None:
-        for key in ("train_samples", "test_samples"):
+        for key in ("train_samples", "test_samples", "image_size"):
             value = getattr(self, key)
             if value is not None:
                 require_int(f"dataset.{key}", value, minimum=1)
@@ -168,6 +173,11 @@ class TrainConfig:
     # Test accuracy after every epoch (a step metric) or only after the last (a little faster).
     eval_every_epoch: bool = True
     seed: int = 0  # seeds the sampler, the data order and the weights
+    # Before the idle baseline and round 0, an untimed training of this many batches (and at
+    # least warmup_s seconds) warms the device up, so the first measured repetition costs
+    # what the others do. 0 skips it.
+    warmup_steps: int = 16
+    warmup_s: float = 0.0
 
     device: str = "auto"  # auto (CUDA when present) | cpu | cuda | cuda:N
     # Progress: auto (bars on a terminal, log lines otherwise) | bar | log | none
@@ -182,11 +192,13 @@ class TrainConfig:
             ("rounds", 1),
             ("repetitions", 1),
             ("batch_size", 1),
+            ("warmup_steps", 0),
         ):
             require_int(key, getattr(self, key), minimum=minimum)
         if self.relu not in (0, 1):
             raise UserError(f"relu={self.relu!r} must be 0 (no ReLU in the conv blocks) or 1")
         require_choice("progress", self.progress, PROGRESS_MODES)
+        require_number("warmup_s", self.warmup_s, low=0, unit=" s")
         if "energy" in self.search.objectives and self.energy.meters == ["none"]:
             raise UserError(
                 "search.objectives includes energy but energy=none measures no joules; "

@@ -14,14 +14,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import optuna
+import torch
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from optuna.trial import FrozenTrial, TrialState
 
 from green_ai.config import OBJECTIVES, TrainConfig, train_settings
 from green_ai.data import DeviceData, dataset_shape, load_dataset
 from green_ai.devices import device_name, resolve_device
 from green_ai.energy import EnergyMeter, build_meter, co2_g, grid_intensity
+from green_ai.nets import layer_counts
 from green_ai.progress import Progress
 from green_ai.search.naming import study_name
 from green_ai.search.rounds import INTERRUPTED, RoundRunner, make_net
@@ -40,7 +42,7 @@ from green_ai.search.workers import (
     worker_attrs,
 )
 from green_ai.tracking import StudyRuns, check_tracking, setup_tracking
-from green_ai.training import configure_device
+from green_ai.training import configure_device, warm_up
 from green_ai.urls import redact_url
 
 log = logging.getLogger("green_ai")
@@ -61,7 +63,7 @@ class StudyOutcome:
 
 def check_feasible(settings: TrainConfig) -> None:
     """Layer counts the input cannot support fail before anything is loaded or measured."""
-    input_shape, num_classes = dataset_shape(_dataset_cfg(settings))
+    input_shape, num_classes = dataset_shape(settings.dataset)
     make_net(settings, input_shape, num_classes)
 
 
@@ -94,16 +96,11 @@ def run_study(cfg: TrainConfig | DictConfig) -> StudyOutcome:
     configure_device(device)
     meter = build_meter(settings.energy, device)
     try:
-        data = load_dataset(_dataset_cfg(settings), device, seed=settings.seed)
+        data = load_dataset(settings.dataset, device, seed=settings.seed)
         with sigterm_as_interrupt():
             return StudyLoop(settings, data, meter).run()
     finally:
         meter.close()
-
-
-def _dataset_cfg(settings: TrainConfig) -> Any:
-    # The data loaders read their settings through DictConfig's interface.
-    return OmegaConf.structured(settings.dataset)
 
 
 # Trial states that count as rounds: finished with a result. A failed round (diverged, raised,
@@ -211,7 +208,21 @@ class StudyLoop:
 
     def _rounds(self, runs: StudyRuns, progress: Progress) -> tuple[str, int]:
         """Run rounds until a stop reason; return it and the number of rounds counted."""
+        net = self._make_net()
+        runs.log_metrics(runs.run_id, {f"net.{k}": v for k, v in layer_counts(net).items()})
         if len(self.counted_trials()) < self.settings.rounds:
+            # The first training of a process costs more (kernel selection, allocator
+            # growth): an untimed one first, so the idle baseline and round 0 see a warm
+            # device like every later round.
+            if self.settings.warmup_steps:
+                seconds = warm_up(
+                    self._make_net,
+                    self.data,
+                    batch_size=self.settings.batch_size,
+                    steps=self.settings.warmup_steps,
+                    seconds=self.settings.warmup_s,
+                )
+                progress.info(f"warmed up in {seconds:.1f} s")
             idle_w = self.meter.measure_idle()
             if idle_w is not None:
                 runs.log_metrics(runs.run_id, {"idle_power_w": idle_w})
@@ -255,6 +266,9 @@ class StudyLoop:
             for key, value in worker_attrs().items():
                 trial.set_user_attr(key, value)
             return trial, suggest(trial, self.space)
+
+    def _make_net(self) -> torch.nn.Module:
+        return make_net(self.settings, self.data.input_shape, self.data.num_classes)
 
     def _stop_reason(self, done: list[FrozenTrial], running: list[FrozenTrial]) -> str | None:
         rounds = self.settings.rounds
