@@ -146,15 +146,15 @@ def _parse(url: str, shown: str) -> URL:
     try:
         parsed = make_url(url)
         parsed.get_dialect()
+    except sqlalchemy.exc.NoSuchModuleError:  # before ArgumentError: it is one
+        raise UserError(
+            f"{shown}: unknown database scheme {url.split(':', 1)[0]!r}; use sqlite:///path, "
+            "postgresql+psycopg://user@host/db or mysql+pymysql://user@host/db"
+        ) from None
     except (sqlalchemy.exc.ArgumentError, ValueError):
         raise UserError(
             f"{shown} is not a database URL; use sqlite:///path/studies.db or "
             "postgresql+psycopg://user@host/db (or leave it unset for studies.db)"
-        ) from None
-    except sqlalchemy.exc.NoSuchModuleError:
-        raise UserError(
-            f"{shown}: unknown database scheme {url.split(':', 1)[0]!r}; use sqlite:///path, "
-            "postgresql+psycopg://user@host/db or mysql+pymysql://user@host/db"
         ) from None
     except ImportError as err:
         raise UserError(
