@@ -125,7 +125,7 @@ def train_repetition(
     """Train `model` (already on the data's device) and return its test accuracy.
 
     `epoch_window(epoch)` wraps each epoch (the energy meter's window; its handle's
-    `.measurement` is attached to the epoch's result). Raises `Diverged` on a NaN/inf loss.
+    `.measurement` is attached to the epoch's result). Raises `DivergedError` on a NaN/inf loss.
     """
     device = data.train_x.device
     generator = torch.Generator(device=device).manual_seed(seed)
