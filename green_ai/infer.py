@@ -12,7 +12,7 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from green_ai.config import register_configs
+from green_ai.config.store import register_configs
 from green_ai.errors import UserError
 
 register_configs()

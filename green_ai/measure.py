@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 import hydra
 from omegaconf import DictConfig
 
-from green_ai.config import register_configs
 from green_ai.config.energy import EnergyConfig
+from green_ai.config.store import register_configs
 from green_ai.errors import UserError
 
 if TYPE_CHECKING:  # green_ai.energy imports torch: only when measuring

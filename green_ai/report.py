@@ -9,9 +9,9 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from green_ai.config import register_configs, to_settings
 from green_ai.config.hydra_app import fail, run_app
 from green_ai.config.report import ReportConfig
+from green_ai.config.store import register_configs, to_settings
 from green_ai.errors import UserError
 from green_ai.paths import launch_dir
 

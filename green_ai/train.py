@@ -15,8 +15,9 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from green_ai.config import TrainConfig, register_configs, train_settings
 from green_ai.config.hydra_app import fail, run_app
+from green_ai.config.store import register_configs, train_settings
+from green_ai.config.train import TrainConfig
 from green_ai.errors import UserError
 from green_ai.search import (
     StudyOutcome,

@@ -8,7 +8,8 @@ import json
 
 from omegaconf import DictConfig
 
-from green_ai.config import TrainConfig, train_settings
+from green_ai.config.store import train_settings
+from green_ai.config.train import TrainConfig
 
 # Settings that do not change what a study computes: a rerun that differs only in these
 # continues the same study (rounds=3 after rounds=2 adds one round).

@@ -16,7 +16,7 @@ import torch
 from optuna.distributions import BaseDistribution
 from optuna.trial import TrialState
 
-from green_ai.config import TrainConfig
+from green_ai.config.train import TrainConfig
 from green_ai.data import DeviceData
 from green_ai.energy import (
     EnergyMeter,

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import optuna
 from optuna.distributions import BaseDistribution, FloatDistribution
 
-from green_ai.config import HparamsConfig
+from green_ai.config.train import HparamsConfig
 
 
 def build_space(hparams: HparamsConfig) -> dict[str, BaseDistribution]:

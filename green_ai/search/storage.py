@@ -20,7 +20,7 @@ import sqlalchemy
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool
 
-from green_ai.config import StudyConfig
+from green_ai.config.train import StudyConfig
 from green_ai.errors import UserError
 from green_ai.locks import file_lock
 from green_ai.paths import launch_dir

@@ -19,7 +19,8 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 from optuna.trial import FrozenTrial, TrialState
 
-from green_ai.config import OBJECTIVES, TrainConfig, train_settings
+from green_ai.config.store import train_settings
+from green_ai.config.train import OBJECTIVES, TrainConfig
 from green_ai.data import DeviceData, dataset_shape, load_dataset
 from green_ai.devices import device_name, resolve_device
 from green_ai.energy import EnergyMeter, build_meter, co2_g, grid_intensity

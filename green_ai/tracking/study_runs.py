@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from optuna.trial import FrozenTrial, TrialState
 
-from green_ai.config import TrainConfig
+from green_ai.config.train import TrainConfig
 from green_ai.tracking.mlflow_setup import (
     KIND_TRAIN_ROUND,
     KIND_TRAIN_STUDY,

@@ -268,7 +268,8 @@ def test_the_dry_run_runs_every_part_and_writes_the_summary(tmp_path: Path) -> N
     starts = tuple(f"| {m} |" for m in models)
     rows = [line for line in summary.splitlines() if line.startswith(starts)]
     assert len(rows) == 10 and not any("not run" in row for row in rows)
-    assert "1 skipped" in summary  # the needs_cuda test, skipped without a GPU
+    # The needs_cuda tests, each skipped without a GPU.
+    assert re.search(r"\b\d+ skipped", summary) and "failed" not in summary.split("needs_cuda")[1]
     for part in ("env", "energy", "training", "inference"):
         assert (tmp_path / "gpu_check" / f"{part}.json").is_file()
     assert (tmp_path / "gpu_check" / "nvidia_smi.csv").stat().st_size > 0
@@ -294,10 +295,10 @@ def run_part_without_omegaconf(part: str, tmp_path: Path) -> str:
 
 
 @pytest.mark.slow
-def test_without_omegaconf_training_skips_only_the_framework_loop(tmp_path: Path) -> None:
+def test_without_omegaconf_training_still_measures_every_loop(tmp_path: Path) -> None:
+    # The training loop, the networks and the data need neither Hydra nor OmegaConf.
     section = run_part_without_omegaconf("training", tmp_path)
-    assert "| framework | not run: ImportError: no omegaconf here |" in section
-    for loop in ("bare", "tutorial"):
+    for loop in ("framework", "bare", "tutorial"):
         row = next(line for line in section.splitlines() if line.startswith(f"| {loop} |"))
         assert cell_numbers(row)[0] > 0
 

@@ -11,7 +11,7 @@ import pytest
 from mlflow import MlflowClient
 from omegaconf import DictConfig
 
-from green_ai.config import train_settings
+from green_ai.config.store import train_settings
 from green_ai.errors import UserError
 from green_ai.search import rounds as rounds_module
 from green_ai.search import run_study, study_name
