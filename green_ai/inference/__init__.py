@@ -16,7 +16,7 @@ from green_ai.inference.batching import (
     make_policy,
 )
 from green_ai.inference.metrics import RunMetrics, run_metrics
-from green_ai.inference.models import (
+from green_ai.inference.classifiers import (
     build_model,
     check_image_size,
     classification_models,

@@ -31,7 +31,7 @@ from green_ai.devices import device_name, resolve_device
 from green_ai.errors import UserError
 from green_ai.inference.batching import BatchingPolicy, make_policy
 from green_ai.inference.metrics import RunMetrics, run_metrics
-from green_ai.inference.models import build_model, check_image_size
+from green_ai.inference.classifiers import build_model, check_image_size
 from green_ai.inference.server import ModelExecutor, Trace, serve
 from green_ai.inference.simulator import Profile, candidates, recommend, simulate
 from green_ai.inference.stream import arrival_offsets
