@@ -28,6 +28,7 @@ __all__ = [
     "GreedyBatching",
     "TimeoutBatching",
     "make_policy",
+    "policy_overrides",
 ]
 
 POLICIES = ("fixed", "greedy", "timeout")
@@ -155,3 +156,18 @@ def make_policy(
         return FixedBatching(batch_size)
     require_number("batching.max_delay_s", max_delay_s, low=0, unit=" seconds")
     return TimeoutBatching(batch_size, float(max_delay_s))
+
+
+def policy_overrides(policy: BatchingPolicy) -> list[str]:
+    """The command-line overrides of `python -m green_ai.infer` that select `policy`."""
+    if isinstance(policy, GreedyBatching):
+        return ["batching=greedy", f"batching.max_batch={policy.max_batch}"]
+    if isinstance(policy, TimeoutBatching):
+        return [
+            "batching=timeout",
+            f"batch_size={policy.batch_size}",
+            f"batching.max_delay_s={policy.max_delay_s:g}",
+        ]
+    if isinstance(policy, FixedBatching):
+        return ["batching=fixed", f"batch_size={policy.batch_size}"]
+    raise TypeError(f"no overrides for {policy!r}")
