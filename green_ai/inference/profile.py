@@ -10,8 +10,16 @@ makes its longest pause long enough for the cost to have settled).
 What the real server loop adds is profiled too, so the simulator can replay it (issue 12):
 
 - `service_samples_s`, `service_cold_samples_s`: every timed batch, not only the median. A
-  prediction draws each batch's service time from this distribution (seeded), so tails come
-  from measured tails instead of p99 = max = the median.
+  prediction draws each batch's service time (seeded): below the median of its size and pause
+  as that median times a ratio, above it as the median plus an excess, both drawn from all the
+  timed batches pooled (each taken against its own size's and pause's median). A run's p99 and
+  maximum come from its slowest 1% of batches, which a handful of batches per size and pause
+  cannot show. On the shared development CPU a batch that runs slow has lost time to other
+  processes: its excess is absolute (10-60 ms for batches of 1 to 32 alike in the real runs of
+  docs/bench-inference.md), where a fast one is fast in proportion. Far-out excesses (beyond
+  the upper quartile plus three interquartile ranges, Tukey's fence) are left out: a burst of
+  other work during profiling made 0.5-1 s stalls, which repeated at that rate through a run
+  predicted p99s of a second where the runs took 0.1 s.
 - `wake_lag_s`: how late the loop woke from its sleeps. Every response of greedy batching at a
   low rate carries one wake-up, so the lag shows in full in its latency.
 - `wake_energy_j`: the energy of one wake-up of the loop (counting arrivals, asking the
@@ -21,7 +29,10 @@ What the real server loop adds is profiled too, so the simulator can replay it (
 
 Medians and energies are made non-decreasing in the batch size (isotonic regression) before
 they are interpolated: measurement noise that made a batch of 2 look faster than a batch of 1
-made greedy batching flip between regimes near saturation. Every optional field can be absent;
+made greedy batching flip between regimes near saturation. After a pause, a size costs its
+back-to-back cost times the ratio cold / back to back measured at that size and its two
+neighbours (their median): a few batches per size and pause made those cells noisy (±20%),
+and the penalty of a pause changes slowly with the size. Every optional field can be absent;
 then that effect is left out and the prediction is deterministic, as with hand-made profiles.
 """
 
@@ -30,13 +41,12 @@ from __future__ import annotations
 import bisect
 import json
 import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from green_ai.errors import UserError
 
@@ -105,11 +115,17 @@ class Profile:
         distribution (the same quantile at the neighbouring sizes and pauses, interpolated), so
         a uniform draw of it is a draw of the service time.
         """
-        hot = self._service_row(size, self._hot, quantile)
-        rows = self._cold
-        if rows is None:
-            return hot
-        return self._after_pause(idle_s, hot, [self._service_row(size, r, quantile) for r in rows])
+        median = _interp(size, self.batch_sizes, self._hot)
+        if self._cold is not None:
+            cold = [_interp(size, self.batch_sizes, row) for row in self._cold]
+            median = self._after_pause(idle_s, median, cold)
+        if quantile is None or self._spread is None:
+            return median
+        below, above = self._spread
+        share = len(below) / (len(below) + len(above))
+        if quantile < share:
+            return median * _quantile(below, quantile / share)
+        return median + _quantile(above, (quantile - share) / (1 - share))
 
     def batch_energy(self, size: int, *, idle_s: float = 0.0) -> float | None:
         """Mean gross joules of a batch of `size` after the model idled `idle_s` seconds."""
@@ -173,31 +189,40 @@ class Profile:
             return hot + (cold[0] - hot) * idle_s / pauses[0]
         return _interp_clamped(math.log(idle_s), self._log_pauses, cold)
 
-    def _service_row(self, size: int, row: _Row, quantile: float | None) -> float:
-        median = _interp(size, self.batch_sizes, row.medians)
-        if quantile is None or row.ratios is None:
-            return median
-        i, w = _bracket(size, self.batch_sizes)
-        ratio = _quantile(row.ratios[i], quantile)
-        if w > 0:
-            ratio += w * (_quantile(row.ratios[i + 1], quantile) - ratio)
-        return median * ratio
-
     # Derived once per profile (cached_property writes past the frozen dataclass's guard).
 
     @cached_property
-    def _hot(self) -> _Row:
-        return _Row.of(_monotone(self.service_s), self.service_samples_s)
+    def _hot(self) -> list[float]:
+        return _monotone(self.service_s)
 
     @cached_property
-    def _cold(self) -> list[_Row] | None:
+    def _cold(self) -> list[list[float]] | None:
         if self.service_cold_s is None or not self.pauses_s:
             return None
-        samples: list[list[list[float]] | None] = [None] * len(self.service_cold_s)
-        if self.service_cold_samples_s is not None:
-            samples = list(self.service_cold_samples_s)
-        rows = zip(self.service_cold_s, samples, strict=True)
-        return [_Row.of(_monotone(medians), s) for medians, s in rows]
+        return [_after_pause_row(self.service_s, row) for row in self.service_cold_s]
+
+    @cached_property
+    def _spread(self) -> tuple[list[float], list[float]] | None:
+        """Every timed batch against the median of its size and pause: below it as ratios,
+        above it as excess seconds (far-out ones left out), each sorted."""
+        cells = [*(self.service_samples_s or [])]
+        for row in self.service_cold_samples_s or []:
+            cells += row
+        below: list[float] = []
+        above: list[float] = []
+        for values in cells:
+            mid = statistics.median(values) if values else 0.0
+            for v in values:
+                if v < mid:
+                    below.append(v / mid)
+                else:
+                    above.append(v - mid)
+        if not above:
+            return None
+        q1, _, q3 = statistics.quantiles(above, n=4) if len(above) > 1 else (0.0, 0.0, 0.0)
+        if q3 > q1:  # a fence needs a spread to measure from
+            above = [v for v in above if v <= q3 + 3 * (q3 - q1)]
+        return sorted(below), sorted(above)
 
     @cached_property
     def _energy_hot(self) -> list[float]:
@@ -205,8 +230,9 @@ class Profile:
 
     @cached_property
     def _energy_cold(self) -> list[list[float]] | None:
-        rows = self.energy_cold_j
-        return None if rows is None else [_monotone(row) for row in rows]
+        if self.energy_j is None or self.energy_cold_j is None:
+            return None
+        return [_after_pause_row(self.energy_j, row) for row in self.energy_cold_j]
 
     @cached_property
     def _log_pauses(self) -> list[float]:
@@ -227,23 +253,12 @@ class Profile:
         return sorted(self.wake_lag_s or [])
 
 
-@dataclass(frozen=True)
-class _Row:
-    """One row of service times: medians per size and, where sampled, each size's sorted
-    ratios sample / median (the shape of its distribution)."""
-
-    medians: list[float]
-    ratios: list[list[float]] | None
-
-    @classmethod
-    def of(cls, medians: list[float], samples: list[list[float]] | None) -> _Row:
-        if samples is None:
-            return cls(medians, None)
-        ratios = []
-        for values in samples:
-            mid = float(np.median(values)) if values else 0.0
-            ratios.append(sorted(v / mid for v in values) if mid > 0 else [1.0])
-        return cls(medians, ratios)
+def _after_pause_row(hot: Sequence[float], cold: Sequence[float]) -> list[float]:
+    """One pause's costs per size: back to back (made monotone) times the median ratio cold /
+    back to back of the size and its neighbours, made monotone again."""
+    ratios = [c / h if h > 0 else 1.0 for h, c in zip(hot, cold, strict=True)]
+    local = [statistics.median(ratios[max(0, i - 1) : i + 2]) for i in range(len(ratios))]
+    return _monotone([h * r for h, r in zip(_monotone(hot), local, strict=True)])
 
 
 def _monotone(values: Sequence[float]) -> list[float]:
@@ -253,16 +268,6 @@ def _monotone(values: Sequence[float]) -> list[float]:
     from scipy.optimize import isotonic_regression
 
     return [float(v) for v in isotonic_regression(values).x]
-
-
-def _bracket(size: int, xs: Sequence[int]) -> tuple[int, float]:
-    """Index i and weight w with size = (1 - w) xs[i] + w xs[i + 1], clamped to the ends."""
-    if len(xs) == 1 or size <= xs[0]:
-        return 0, 0.0
-    if size >= xs[-1]:
-        return len(xs) - 1, 0.0
-    i = bisect.bisect_right(xs, size) - 1
-    return i, (size - xs[i]) / (xs[i + 1] - xs[i])
 
 
 def _quantile(sorted_values: Sequence[float], q: float) -> float:

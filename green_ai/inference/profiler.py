@@ -1,24 +1,33 @@
 """Measure a `Profile` of a model on its device (`python -m green_ai.infer mode=profile`).
 
 Batches go through the same `ModelExecutor.process` as a real run, meter windows included, so
-the profile prices what serving costs, not a bare forward pass. For each batch size: a batch to
-warm the shape, then batches back to back for `min_time_s` (inside one energy window spanning
-many power samples), then batches after each pause of `pauses_s`, each pause inside its own
-window (the power of idling after a batch). Then `idle_s` seconds of rest, and `wakeups`
-wake-ups of the real server loop with the model left out: how late it wakes from its sleeps
-and what one wake-up costs (issue 12: both were missing from predictions).
+the profile prices what serving costs, not a bare forward pass. For each batch size: blocks of
+batches back to back (`min_time_s` in all, each block inside one energy window spanning many
+power samples, after one untimed batch that makes it back to back), and batches after each
+pause of `pauses_s`, each pause inside its own window (the power of idling after a batch);
+then chunks of the real server loop with the model left out, for `wakeups` wake-ups in all:
+how late it wakes from its sleeps and what one wake-up costs (issue 12: both were missing from
+predictions). Last, `idle_s` seconds of rest.
+
+These trials run in a seeded random order, not size after size: on a shared machine the speed
+drifts by tens of percent within a minute, and measuring each size (or the loop) in its own
+few seconds made whole rows of the profile fast or slow together. Interleaved, every cell is
+sampled across the whole profile.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import random
 import re
 import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from tqdm.auto import tqdm
 
 from green_ai.devices import device_name
 from green_ai.energy import EnergyMeter
@@ -58,85 +67,135 @@ def measure_profile(
     *,
     meta: dict[str, Any],
     sleep: Callable[[float], None] = time.sleep,
+    seed: int = 0,
 ) -> Profile:
     """Profile the model behind `executor` at `settings.batch_sizes`; energy from `meter`."""
     sizes = sorted(set(settings.batch_sizes))
     pauses = sorted(set(settings.pauses_s))
-    costs = [_measure_size(executor, meter, size, pauses, settings, sleep) for size in sizes]
+    once = {}
+    for size in sizes:  # warm each shape once, and learn roughly how long it takes
+        first = executor.process(0, size)
+        once[size] = max(first.end_s - first.start_s, 1e-6)
+    cells = {size: _Cell(size, len(pauses)) for size in sizes}
+    wakes = _Wakeups()
+    trials = _plan(sizes, pauses, once, settings)
+    random.Random(seed).shuffle(trials)
+    with tqdm(trials, desc="profile", unit="trial", disable=None, leave=False) as bar:
+        for kind, size, k, n in bar:
+            if kind == "hot":
+                cells[size].add_hot(executor, meter, n)
+            elif kind == "cold":
+                cells[size].add_cold(executor, meter, k, pauses[k], sleep)
+            else:
+                wakes.add(executor, meter, n, seed=len(wakes.windows))
     idle_power, idle_s = _measure_idle(meter, settings.idle_s, sleep)
-    lags, wake_energy = _measure_wakeups(executor, meter, settings.wakeups, idle_power)
-    pause_power = [
-        _power([c.pause_j[k] for c in costs], [c.pause_s[k] for c in costs])
-        for k in range(len(pauses))
-    ]
-    energies = [c.energy_j for c in costs]
-    cold_energies = [[c.cold_j[k] for c in costs] for k in range(len(pauses))]
+    for size in sizes:
+        log.info("profile: batch %d: %.2f ms back to back", size, cells[size].median_s() * 1e3)
+    rows = range(len(pauses))
+    by_size = [cells[size] for size in sizes]
     return Profile(
         batch_sizes=sizes,
-        service_s=[statistics.median(c.service) for c in costs],
-        energy_j=_all_or_none(energies),
-        power_peak_w=_all_or_none([c.peak_w for c in costs]),
+        service_s=[c.median_s() for c in by_size],
+        energy_j=_all_or_none([c.energy_j() for c in by_size]),
+        power_peak_w=_all_or_none([_mean_or_none(c.peaks) for c in by_size]),
         idle_power_w=idle_power,
         pauses_s=pauses or None,
-        service_cold_s=[[statistics.median(c.cold[k]) for c in costs] for k in range(len(pauses))]
-        or None,
-        energy_cold_j=_rows_or_none(cold_energies) if pauses else None,
-        service_samples_s=[c.service for c in costs],
-        service_cold_samples_s=[[c.cold[k] for c in costs] for k in range(len(pauses))] or None,
-        pause_power_w=_all_or_none(pause_power) if pauses else None,
+        service_cold_s=[[statistics.median(c.cold[k]) for c in by_size] for k in rows] or None,
+        energy_cold_j=_rows_or_none([[c.cold_energy_j(k) for c in by_size] for k in rows])
+        if pauses
+        else None,
+        service_samples_s=[c.hot for c in by_size],
+        service_cold_samples_s=[[c.cold[k] for c in by_size] for k in rows] or None,
+        pause_power_w=_all_or_none([_power(by_size, k) for k in rows]) if pauses else None,
         idle_s=idle_s,
-        wake_lag_s=lags or None,
-        wake_energy_j=wake_energy,
+        wake_lag_s=wakes.lags or None,
+        wake_energy_j=wakes.energy_j(idle_power),
         meta={**meta, "energy.backend": meter.backend, "energy.kind": meter.kind},
     )
 
 
-class _SizeCost:
+# Back-to-back batches of a size are timed in this many blocks spread over the profile, and the
+# wake-ups of the loop in this many chunks.
+_HOT_BLOCKS = 4
+_WAKE_CHUNKS = 8
+
+
+def _plan(
+    sizes: list[int], pauses: list[float], once: dict[int, float], settings: ProfileSettings
+) -> list[tuple[str, int, int, int]]:
+    """Every trial as (kind, batch size, pause index, batches or wake-ups)."""
+    trials = []
+    for size in sizes:
+        repeats = max(settings.min_repeats, math.ceil(settings.min_time_s / once[size]))
+        blocks = min(_HOT_BLOCKS, repeats)
+        trials += [("hot", size, -1, math.ceil(repeats / blocks))] * blocks
+        for k, pause in enumerate(pauses):
+            n = max(settings.min_repeats, math.ceil(settings.min_time_s / (pause + once[size])))
+            trials += [("cold", size, k, 1)] * n
+    if settings.wakeups > 0:
+        chunks = min(_WAKE_CHUNKS, settings.wakeups)
+        per, extra = divmod(settings.wakeups, chunks)
+        trials += [("wake", 0, -1, per + (i < extra)) for i in range(chunks)]
+    return trials
+
+
+class _Cell:
     """Everything measured at one batch size."""
 
-    def __init__(self, pauses: int) -> None:
-        self.service: list[float] = []
-        self.energy_j: float | None = None
-        self.peak_w: float | None = None
+    def __init__(self, size: int, pauses: int) -> None:
+        self.size = size
+        self.hot: list[float] = []
+        self.hot_j: float | None = 0.0
+        self.peaks: list[float | None] = []
         self.cold: list[list[float]] = [[] for _ in range(pauses)]
-        self.cold_j: list[float | None] = [None] * pauses
+        self.cold_j: list[list[float | None]] = [[] for _ in range(pauses)]
         self.pause_j: list[float | None] = [0.0] * pauses
         self.pause_s: list[float] = [0.0] * pauses
 
+    def add_hot(self, executor: ModelExecutor, meter: EnergyMeter, repeats: int) -> None:
+        size = self.size
+        executor.process(0, size)  # after a pause or another size: makes the next back to back
+        meter.begin("profile")
+        batches = [executor.process(0, size) for _ in range(repeats)]
+        m = meter.end("profile")
+        self.hot += [b.end_s - b.start_s for b in batches]
+        self.hot_j = _add(self.hot_j, m.energy_j)
+        self.peaks += [b.power_peak_w for b in batches]
 
-def _measure_size(
-    executor: ModelExecutor,
-    meter: EnergyMeter,
-    size: int,
-    pauses: list[float],
-    settings: ProfileSettings,
-    sleep: Callable[[float], None],
-) -> _SizeCost:
-    cost = _SizeCost(len(pauses))
-    first = executor.process(0, size)  # also warms up this shape
-    once = max(first.end_s - first.start_s, 1e-6)
-    repeats = max(settings.min_repeats, math.ceil(settings.min_time_s / once))
-    meter.begin("profile")
-    hot = [executor.process(0, size) for _ in range(repeats)]
-    m = meter.end("profile")
-    cost.service = [b.end_s - b.start_s for b in hot]
-    cost.energy_j = None if m.energy_j is None else m.energy_j / repeats
-    cost.peak_w = _mean_or_none([b.power_peak_w for b in hot])
-    for k, pause in enumerate(pauses):
-        cold: list[BatchRecord] = []
-        for _ in range(max(settings.min_repeats, math.ceil(settings.min_time_s / (pause + once)))):
-            meter.begin("pause")
-            sleep(pause)
-            p = meter.end("pause")
-            cost.pause_j[k] = _add(cost.pause_j[k], p.energy_j)
-            cost.pause_s[k] += p.duration_s
-            cold.append(executor.process(0, size))
-        cost.cold[k] = [b.end_s - b.start_s for b in cold]
-        cost.cold_j[k] = _mean_or_none([b.energy_j for b in cold])
-    log.info(
-        "profile: batch %d: %.2f ms back to back", size, statistics.median(cost.service) * 1e3
-    )
-    return cost
+    def add_cold(
+        self,
+        executor: ModelExecutor,
+        meter: EnergyMeter,
+        k: int,
+        pause: float,
+        sleep: Callable[[float], None],
+    ) -> None:
+        meter.begin("pause")
+        sleep(pause)
+        m = meter.end("pause")
+        self.pause_j[k] = _add(self.pause_j[k], m.energy_j)
+        self.pause_s[k] += m.duration_s
+        b = executor.process(0, self.size)
+        self.cold[k].append(b.end_s - b.start_s)
+        self.cold_j[k].append(b.energy_j)
+
+    def median_s(self) -> float:
+        return statistics.median(self.hot)
+
+    def energy_j(self) -> float | None:
+        return None if self.hot_j is None else self.hot_j / len(self.hot)
+
+    def cold_energy_j(self, k: int) -> float | None:
+        return _mean_or_none(self.cold_j[k])
+
+
+def _power(cells: list[_Cell], k: int) -> float | None:
+    """Mean power over every pause of index `k`, at any size."""
+    energies = [c.pause_j[k] for c in cells]
+    seconds = sum(c.pause_s[k] for c in cells)
+    if any(e is None for e in energies) or seconds <= 0:
+        return None
+    return sum(e or 0.0 for e in energies) / seconds
 
 
 def _measure_idle(
@@ -177,32 +236,34 @@ class _WakeupProbe:
         return BatchRecord(first=first, size=size, start_s=t, end_s=t)
 
 
-def _measure_wakeups(
-    executor: ModelExecutor, meter: EnergyMeter, wakeups: int, idle_power: float | None
-) -> tuple[list[float], float | None]:
-    """Lags of the server loop's sleeps over a stream of `wakeups` + 1 requests, and the energy
-    of one wake-up beyond idle power. The loop waits for a batch as large as the stream, so it
-    sleeps until each arrival (not past ones: the lag of one sleep may pass the next)."""
-    if wakeups <= 0:
-        return [], None
-    arrivals = arrival_offsets(
-        frequency=_PROBE_FREQUENCY, requests=wakeups + 1, arrivals="poisson", seed=0
-    )
-    probe = _WakeupProbe(executor)
-    executor.start()
-    meter.begin("wakeups")
-    serve(arrivals, FixedBatching(len(arrivals)), probe)
-    m = meter.end("wakeups")
-    lags = probe.lags
-    if m.energy_j is None or idle_power is None or not lags:
-        return lags, None
-    return lags, max(0.0, (m.energy_j - idle_power * m.duration_s) / len(lags))
+class _Wakeups:
+    """Chunks of the server loop alone, over a Poisson stream: it waits for a batch as large
+    as the stream, so it sleeps until each arrival (not past ones: a sleep's lag may pass the
+    next arrival)."""
 
+    def __init__(self) -> None:
+        self.lags: list[float] = []
+        self.windows: list[tuple[float | None, float]] = []  # (energy, seconds) per chunk
 
-def _power(energies: list[float | None], seconds: list[float]) -> float | None:
-    if any(e is None for e in energies) or sum(seconds) <= 0:
-        return None
-    return sum(e or 0.0 for e in energies) / sum(seconds)
+    def add(self, executor: ModelExecutor, meter: EnergyMeter, wakeups: int, *, seed: int) -> None:
+        arrivals = arrival_offsets(
+            frequency=_PROBE_FREQUENCY, requests=wakeups + 1, arrivals="poisson", seed=seed
+        )
+        probe = _WakeupProbe(executor)
+        executor.start()
+        meter.begin("wakeups")
+        serve(arrivals, FixedBatching(len(arrivals)), probe)
+        m = meter.end("wakeups")
+        self.lags += probe.lags
+        self.windows.append((m.energy_j, m.duration_s))
+
+    def energy_j(self, idle_power: float | None) -> float | None:
+        """Energy of one wake-up beyond idle power (never below 0)."""
+        energies = [e for e, _ in self.windows]
+        if idle_power is None or not self.lags or any(e is None for e in energies):
+            return None
+        beyond = sum(e or 0.0 for e in energies) - idle_power * sum(t for _, t in self.windows)
+        return max(0.0, beyond / len(self.lags))
 
 
 def _add(total: float | None, value: float | None) -> float | None:

@@ -166,13 +166,14 @@ def batches_csv(trace: Trace) -> str:
         [(b.first, b.size, b.start_s, b.end_s, b.energy_j, b.power_peak_w) for b in trace.batches],
         columns=["first", "size", "start_s", "end_s", "energy_j", "power_peak_w"],
     )
-    return frame.to_csv(index=False, float_format="%.6g")
+    return frame.to_csv(index=False, float_format="%.9g")
 
 
 # -- profile, simulate, recommend --------------------------------------------------------------
 
 
 def profile_path(s: Settings) -> Path:
+    """`profile.path`, or the default name with the real device."""
     return (
         Path(s.profile.path)
         if s.profile.path

@@ -9,8 +9,9 @@ import pytest
 
 from green_ai.inference import Profile
 
-# Two sizes, each with a skewed spread: most batches at the median, a tenth twice as slow.
-SAMPLES = [[0.010] * 9 + [0.020], [0.030] * 9 + [0.060]]
+# Two sizes, each with a spread: most batches at the median, one 10 ms or 20 ms slower, one
+# 20% faster.
+SAMPLES = [[0.008] + [0.010] * 8 + [0.020], [0.024] + [0.030] * 8 + [0.050]]
 SPREAD = Profile([1, 4], service_s=[0.010, 0.030], service_samples_s=SAMPLES)
 
 
@@ -20,18 +21,22 @@ def test_without_a_quantile_the_service_time_is_the_median() -> None:
     assert SPREAD.service_time(2) == pytest.approx(0.010 + 0.020 / 3)
 
 
-def test_quantiles_follow_the_profiled_distribution() -> None:
-    assert SPREAD.service_time(1, quantile=0.0) == pytest.approx(0.010)
-    assert SPREAD.service_time(1, quantile=1.0) == pytest.approx(0.020)
-    assert SPREAD.service_time(4, quantile=1.0) == pytest.approx(0.060)
+def test_slow_batches_lose_absolute_time_and_fast_ones_are_fast_in_proportion() -> None:
+    # Pooled over both sizes: 2 of 20 batches are faster (both by 20%), 18 at or above the
+    # median, two of them by 10 ms and 20 ms.
+    assert SPREAD.service_time(1, quantile=0.0) == pytest.approx(0.008)
+    assert SPREAD.service_time(4, quantile=0.0) == pytest.approx(0.024)
+    assert SPREAD.service_time(1, quantile=1.0) == pytest.approx(0.030)
+    assert SPREAD.service_time(4, quantile=1.0) == pytest.approx(0.050)
+    assert SPREAD.service_time(1, quantile=0.5) == pytest.approx(0.010)
     # Uniform draws reproduce the spread: about a tenth of the batches are slow.
     rng = random.Random(0)
     draws = [SPREAD.service_time(1, quantile=rng.random()) for _ in range(5000)]
     assert statistics.median(draws) == pytest.approx(0.010)
     slow = sum(d > 0.011 for d in draws) / len(draws)
     assert 0.05 < slow < 0.15
-    # Between profiled sizes, the same quantile of both neighbours, interpolated.
-    assert SPREAD.service_time(2, quantile=1.0) == pytest.approx(2 * (0.010 + 0.020 / 3))
+    # Between profiled sizes: the interpolated median plus the drawn excess.
+    assert SPREAD.service_time(2, quantile=1.0) == pytest.approx(0.010 + 0.020 / 3 + 0.020)
 
 
 def test_a_noisy_median_cannot_make_a_larger_batch_faster() -> None:
@@ -76,19 +81,38 @@ def test_wake_lags_are_drawn_from_the_profiled_ones() -> None:
     assert Profile([1], service_s=[0.01]).wake_lag(0.9) == 0.0
 
 
-def test_cold_rows_draw_from_their_own_samples() -> None:
+def test_the_spread_is_pooled_over_every_timed_batch_without_far_out_stalls() -> None:
+    # Batches after a pause are slower; slow batches lost up to 30 ms. A burst of other work
+    # stalled one back-to-back batch for a second: far beyond the others, it is left out.
+    hot = [[0.007, 0.008, 0.009, 0.009, 0.010, 0.020, 0.030, 0.040, 1.0]]
+    cold = [[[0.016, 0.017, 0.018, 0.019, 0.020, 0.030, 0.040, 0.050, 0.050]]]
     p = Profile(
-        [1, 2],
-        service_s=[0.01, 0.02],
+        [1],
+        service_s=[0.010],
+        service_samples_s=hot,
         pauses_s=[1.0],
-        service_cold_s=[[0.02, 0.04]],
-        service_cold_samples_s=[[[0.02, 0.02, 0.05], [0.04, 0.04, 0.04]]],
+        service_cold_s=[[0.020]],
+        service_cold_samples_s=cold,
     )
-    assert p.service_time(1, idle_s=5.0) == pytest.approx(0.02)
-    assert p.service_time(1, idle_s=5.0, quantile=1.0) == pytest.approx(0.05)
-    assert p.service_time(2, idle_s=5.0, quantile=1.0) == pytest.approx(0.04)
-    # Back to back, no samples: the median whatever the quantile.
-    assert p.service_time(1, quantile=1.0) == pytest.approx(0.01)
+    assert p.service_time(1, idle_s=5.0) == pytest.approx(0.020)
+    assert p.service_time(1, idle_s=5.0, quantile=1.0) == pytest.approx(0.050)
+    assert p.service_time(1, quantile=1.0) == pytest.approx(0.040)  # back to back, + 30 ms
+    assert p.service_time(1, quantile=0.0) == pytest.approx(0.007)  # the fastest, 0.7 x
+    # Without samples, the median whatever the quantile.
+    assert Profile([1], service_s=[0.01]).service_time(1, quantile=1.0) == pytest.approx(0.01)
+
+
+def test_a_pause_costs_the_neighbours_ratio_to_back_to_back() -> None:
+    # Measured after a pause: 2x back to back at every size but one noisy cell (size 4: 1x).
+    p = Profile(
+        [1, 2, 4, 8, 16],
+        service_s=[0.01, 0.02, 0.04, 0.08, 0.16],
+        pauses_s=[1.0],
+        service_cold_s=[[0.02, 0.04, 0.04, 0.16, 0.32]],
+    )
+    assert [p.service_time(n, idle_s=2.0) for n in (1, 2, 4, 8, 16)] == pytest.approx(
+        [0.02, 0.04, 0.08, 0.16, 0.32]
+    )
 
 
 def test_malformed_samples_are_rejected() -> None:

@@ -94,15 +94,16 @@ def test_the_profile_holds_every_timed_batch_and_the_loops_own_costs() -> None:
     p = _profile()
     assert p.batch_sizes == [1, 2, 4, 8]
     assert p.service_s == pytest.approx([0.006, 0.007, 0.009, 0.013])
-    assert [len(s) for s in p.service_samples_s or []] == [9, 8, 6, 4]  # >= 0.05 s of each
+    # At least 0.05 s of each size, in four blocks spread over the profile.
+    assert [len(s) for s in p.service_samples_s or []] == [12, 8, 8, 4]
     assert p.energy_j == pytest.approx([WATTS * t for t in p.service_s])
     assert p.pauses_s == [0.1, 1.0]
     assert p.service_cold_samples_s is not None and len(p.service_cold_samples_s) == 2
     assert p.pause_power_w == pytest.approx([0.0, 0.0])  # sleeping costs no CPU time
     assert p.idle_power_w == pytest.approx(0.0)
     assert p.idle_s == pytest.approx(0.5 + LAG_S)
-    # 20 arrivals to sleep for, less those the previous sleep's lag overslept.
-    assert 10 < len(p.wake_lag_s or []) <= 20
+    # 20 arrivals to sleep for (in chunks), less those the previous sleep's lag overslept.
+    assert 8 < len(p.wake_lag_s or []) <= 20
     assert p.wake_lag_s == pytest.approx([LAG_S] * len(p.wake_lag_s or []))
     assert p.wake_energy_j == pytest.approx(0.0)
     assert p.meta["model"] == "linear" and p.meta["energy.backend"] == "estimate"
