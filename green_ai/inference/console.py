@@ -90,7 +90,8 @@ def recommend_table(
     table = _table(rows, right={"energy per image", "p99", "max"})
     lines = [
         f"{s.model} at {s.frequency:g} requests/s ({s.arrivals}), {limit}, predicted from "
-        f"{profile_path} (± the error measured for such predictions, docs/bench-inference.md):",
+        f"{profile_path}; ± the error that 3 in 4 such predictions stayed within when "
+        "measured (docs/bench-inference.md):",
         table,
     ]
     if best is None:

@@ -112,13 +112,10 @@ class Profile:
         """Seconds to serve `size` requests after the model idled `idle_s` seconds.
 
         `quantile` None: the median. A number in [0, 1]: that quantile of the profiled
-        distribution (the same quantile at the neighbouring sizes and pauses, interpolated), so
-        a uniform draw of it is a draw of the service time.
+        spread around it, so a uniform draw of it is a draw of the service time.
         """
-        median = _interp(size, self.batch_sizes, self._hot)
-        if self._cold is not None:
-            cold = [_interp(size, self.batch_sizes, row) for row in self._cold]
-            median = self._after_pause(idle_s, median, cold)
+        hot, cold, _, _ = self._at(size)
+        median = self._after_pause(idle_s, hot, cold)
         if quantile is None or self._spread is None:
             return median
         below, above = self._spread
@@ -131,10 +128,7 @@ class Profile:
         """Mean gross joules of a batch of `size` after the model idled `idle_s` seconds."""
         if self.energy_j is None:
             return None
-        hot = _interp(size, self.batch_sizes, self._energy_hot)
-        if self._energy_cold is None or not self.pauses_s:
-            return hot
-        cold = [_interp(size, self.batch_sizes, row) for row in self._energy_cold]
+        _, _, hot, cold = self._at(size)
         return self._after_pause(idle_s, hot, cold)
 
     def batch_peak_power(self, size: int) -> float | None:
@@ -150,11 +144,10 @@ class Profile:
             return None
         if gap_s <= 0:
             return 0.0
-        points = self._gap_power
-        if len(points) == 1:
-            return points[0][1] * gap_s
-        xs = [math.log(p) for p, _ in points]
-        return _interp_clamped(math.log(gap_s), xs, [w for _, w in points]) * gap_s
+        xs, watts = self._gap_power
+        if len(xs) == 1:
+            return watts[0] * gap_s
+        return _interp_clamped(math.log(gap_s), xs, watts) * gap_s
 
     def wake_lag(self, quantile: float) -> float:
         """How late the loop woke from a sleep, at `quantile` of the profiled lags (0 when
@@ -181,7 +174,7 @@ class Profile:
 
     def _after_pause(self, idle_s: float, hot: float, cold: list[float]) -> float:
         pauses = self.pauses_s
-        if idle_s <= 0 or not pauses or not cold:
+        if idle_s <= 0 or not pauses or not cold:  # back to back, or nothing profiled after
             return hot
         if idle_s >= pauses[-1]:
             return cold[-1]
@@ -239,14 +232,32 @@ class Profile:
         return [math.log(p) for p in self.pauses_s or []]
 
     @cached_property
-    def _gap_power(self) -> list[tuple[float, float]]:
+    def _gap_power(self) -> tuple[list[float], list[float]]:
+        """log(pause) and the mean power over a pause that long, sorted by pause."""
         assert self.idle_power_w is not None
         points = list(zip(self.pauses_s or [], self.pause_power_w or [], strict=False))
         if self.idle_s is not None and self.idle_s > 0:
             points.append((self.idle_s, self.idle_power_w))
         if not points:
-            return [(1.0, self.idle_power_w)]
-        return sorted(points)
+            points = [(1.0, self.idle_power_w)]
+        points.sort()
+        return [math.log(p) for p, _ in points], [w for _, w in points]
+
+    def _at(self, size: int) -> tuple[float, list[float], float, list[float]]:
+        """Median service time and mean energy of `size`, back to back and after each pause
+        (memoised: a simulated run prices thousands of batches of a few sizes)."""
+        memo = self._memo
+        if size not in memo:
+            xs = self.batch_sizes
+            cold = [_interp(size, xs, row) for row in self._cold or []]
+            energy = _interp(size, xs, self._energy_hot) if self.energy_j is not None else 0.0
+            energy_cold = [_interp(size, xs, row) for row in self._energy_cold or []]
+            memo[size] = (_interp(size, xs, self._hot), cold, energy, energy_cold)
+        return memo[size]
+
+    @cached_property
+    def _memo(self) -> dict[int, tuple[float, list[float], float, list[float]]]:
+        return {}
 
     @cached_property
     def _lags(self) -> list[float]:

@@ -65,9 +65,10 @@ class VirtualExecutor:
         start = self.clock
         idle = start - self._last_end
         service = self.profile.service_time(size, idle_s=idle, quantile=self._rng.random())
+        energy = self.profile.batch_energy(size, idle_s=idle)
         if self._energy is not None:
             gap = self.profile.idle_energy(start - self._idle_from) or 0.0
-            self._energy += gap + (self.profile.batch_energy(size, idle_s=idle) or 0.0)
+            self._energy += gap + (energy or 0.0)
         self.clock += service
         self._last_end = self._idle_from = self.clock
         self.busy_s += service
@@ -76,7 +77,7 @@ class VirtualExecutor:
             size=size,
             start_s=start,
             end_s=self.clock,
-            energy_j=self.profile.batch_energy(size, idle_s=idle),
+            energy_j=energy,
             power_peak_w=self.profile.batch_peak_power(size),
         )
 
