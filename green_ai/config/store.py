@@ -9,6 +9,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from green_ai.config.energy import EnergyConfig
+from green_ai.config.infer import InferConfig
 from green_ai.config.report import ReportConfig
 from green_ai.config.train import TrainConfig
 from green_ai.errors import UserError
@@ -26,6 +27,7 @@ def register_configs() -> None:
     store = ConfigStore.instance()
     store.store(name="train_schema", node=TrainConfig)
     store.store(name="report_schema", node=ReportConfig)
+    store.store(name="infer_schema", node=InferConfig)
     # conf/energy/*.yaml extend this node (Hydra's extending-configs pattern).
     store.store(group="energy", name="base_energy", node=EnergyConfig)
 

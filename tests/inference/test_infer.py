@@ -126,9 +126,9 @@ def test_profile_then_simulate_then_recommend(infer_cfg: Compose, tmp_path: Path
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        (["frequency=0"], "frequency=0 must be"),
-        (["frequency=-16"], "frequency=-16 must be"),
-        (["batch_size=0"], "batch_size=0 must be an integer at least 1"),
+        (["frequency=0"], "frequency=0.0 must be"),
+        (["frequency=-16"], "frequency=-16.0 must be"),
+        (["batch_size=0"], "batch_size=0 must be an integer of at least 1"),
         (["batching=greedy", "batching.max_batch=0"], "max_batch=0"),
         (["batching=timeout", "batching.max_delay_s=-0.5"], "max_delay_s=-0.5"),
         (["requests=0"], "requests=0"),

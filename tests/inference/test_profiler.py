@@ -62,7 +62,7 @@ def _rig() -> tuple[VirtualTime, ModelExecutor, EnergyMeter]:
     vt = VirtualTime()
     backend = EstimateBackend(WATTS, cpu_time=lambda: vt.busy)
     meter = EnergyMeter(
-        backend, torch.device("cpu"), clock=vt.clock, sleep=vt.sleep, threaded=False
+        [backend], torch.device("cpu"), clock=vt.clock, sleep=vt.sleep, threaded=False
     )
     executor = ModelExecutor(
         LinearModel(vt),
