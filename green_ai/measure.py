@@ -32,7 +32,9 @@ import hydra
 from omegaconf import DictConfig
 
 from green_ai.config.energy import EnergyConfig
-from green_ai.config.store import register_configs
+from green_ai.config.hydra_app import run_app
+from green_ai.config.store import register_configs, to_settings
+from green_ai.config.tracking import MeasureConfig
 from green_ai.errors import UserError
 
 if TYPE_CHECKING:  # green_ai.energy imports torch: only when measuring
@@ -280,7 +282,8 @@ def main() -> None:
     @hydra.main(config_path="../conf", config_name="measure", version_base="1.3")
     def app(cfg: DictConfig) -> None:
         try:
-            result = measure(command, EnergyConfig(**cfg.energy), tracking=cfg.tracking)
+            settings = to_settings(cfg, MeasureConfig)
+            result = measure(command, settings.energy, tracking=settings.tracking)
         except UserError as err:
             print(f"error: {err}", file=sys.stderr)
             codes.append(getattr(err, "exit_code", 2))
@@ -291,7 +294,7 @@ def main() -> None:
             return
         codes.append(result.exit_code)
 
-    app()
+    run_app(app)  # a wrong override: one line, exit 2
     sys.exit(next((code for code in codes if code), 0))
 
 

@@ -11,6 +11,7 @@ from omegaconf.errors import OmegaConfBaseException
 from green_ai.config.energy import EnergyConfig
 from green_ai.config.infer import InferConfig
 from green_ai.config.report import ReportConfig
+from green_ai.config.tracking import MeasureConfig
 from green_ai.config.train import TrainConfig
 from green_ai.errors import UserError
 
@@ -28,6 +29,7 @@ def register_configs() -> None:
     store.store(name="train_schema", node=TrainConfig)
     store.store(name="report_schema", node=ReportConfig)
     store.store(name="infer_schema", node=InferConfig)
+    store.store(name="measure_schema", node=MeasureConfig)
     # conf/energy/*.yaml extend this node (Hydra's extending-configs pattern).
     store.store(group="energy", name="base_energy", node=EnergyConfig)
 
