@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -16,6 +16,9 @@ from green_ai.data.synthetic import SHAPES, make_synthetic
 from green_ai.data.vision import CATALOG, load_vision, vision_shape
 from green_ai.errors import UserError
 from green_ai.paths import launch_dir
+
+if TYPE_CHECKING:  # typed settings without importing OmegaConf at run time
+    from green_ai.config.train import DatasetConfig
 
 SYNTHETIC = "synthetic"
 
@@ -42,7 +45,7 @@ def list_datasets() -> list[str]:
     return [SYNTHETIC, *CATALOG]
 
 
-def dataset_shape(cfg: Any) -> tuple[tuple[int, int, int], int]:
+def dataset_shape(cfg: DatasetConfig) -> tuple[tuple[int, int, int], int]:
     """Input shape and number of classes of the configured dataset, without loading it.
 
     `cfg` is the `dataset` settings (`conf/dataset/*.yaml`), read by attribute.
@@ -52,11 +55,11 @@ def dataset_shape(cfg: Any) -> tuple[tuple[int, int, int], int]:
             raise UserError(
                 f"dataset.shape={cfg.shape!r} is not known; use one of {', '.join(SHAPES)}"
             )
-        return SHAPES[cfg.shape], int(cfg.num_classes)
+        return SHAPES[cfg.shape], cfg.num_classes
     return vision_shape(cfg.name, variant=cfg.variant, image_size=cfg.image_size)
 
 
-def load_dataset(cfg: Any, device: torch.device, *, seed: int = 0) -> DeviceData:
+def load_dataset(cfg: DatasetConfig, device: torch.device, *, seed: int = 0) -> DeviceData:
     """Build the configured dataset (`conf/dataset/*.yaml`) on `device`.
 
     A synthetic dataset without its own seed takes `seed`. Any other name is a torchvision
@@ -65,18 +68,18 @@ def load_dataset(cfg: Any, device: torch.device, *, seed: int = 0) -> DeviceData
     if cfg.name == SYNTHETIC:
         train_x, train_y, test_x, test_y = make_synthetic(
             shape=cfg.shape,
-            num_classes=int(cfg.num_classes),
-            train_samples=int(cfg.train_samples or 60000),
-            test_samples=int(cfg.test_samples or 10000),
-            seed=int(seed if cfg.seed is None else cfg.seed),
+            num_classes=cfg.num_classes,
+            train_samples=cfg.train_samples or 60000,
+            test_samples=cfg.test_samples or 10000,
+            seed=seed if cfg.seed is None else cfg.seed,
         )
-        num_classes = int(cfg.num_classes)
+        num_classes = cfg.num_classes
     else:
         splits = load_vision(
             cfg.name,
             root=data_root(cfg.root),
-            download=bool(cfg.download),
-            verify_checksums=bool(cfg.verify_checksums),
+            download=cfg.download,
+            verify_checksums=cfg.verify_checksums,
             variant=cfg.variant,
             image_size=cfg.image_size,
             train_samples=cfg.train_samples,
