@@ -21,6 +21,7 @@ from green_ai.config.report import ReportConfig
 from green_ai.config.tracking import TrackingConfig
 from green_ai.config.train import (
     OBJECTIVES,
+    PRUNERS,
     DatasetConfig,
     HparamsConfig,
     NetConfig,
@@ -33,6 +34,7 @@ from green_ai.errors import UserError
 
 __all__ = [
     "OBJECTIVES",
+    "PRUNERS",
     "DatasetConfig",
     "EnergyConfig",
     "HparamsConfig",
