@@ -120,10 +120,13 @@ def write_job_summary(job: JobInfo, summary: JobSummary) -> Path | None:
     return path
 
 
-def read_job_summaries(sweep_dir: Path) -> list[JobSummary]:
-    """The rows the jobs left under `sweep_dir`, in job order."""
+def read_job_summaries(sweep_dir: Path, since: float | None = None) -> list[JobSummary]:
+    """The rows the jobs left under `sweep_dir`, in job order; with `since` (a time stamp),
+    only files written after it (a sweep directory used again keeps older jobs' files)."""
     rows = []
     for path in sweep_dir.glob(f"**/{JOB_FILE}"):
+        if since is not None and path.stat().st_mtime < since:
+            continue
         data = _read_json(path)
         if data:
             rows.append(JobSummary(**data))
@@ -212,10 +215,12 @@ class SweepSummary(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(str(config.hydra.sweep.dir))
-        rows = read_job_summaries(sweep_dir)
+        sweep_file = sweep_dir / SWEEP_FILE
+        since = sweep_file.stat().st_mtime if sweep_file.exists() else None
+        rows = read_job_summaries(sweep_dir, since)
         if not rows:
             return
-        jobs = _read_json(sweep_dir / SWEEP_FILE).get("jobs")
+        jobs = _read_json(sweep_file).get("jobs")
         csv_path = sweep_dir / SUMMARY_FILE
         write_csv(csv_path, rows)
         print(f"\n{format_table(table_rows(rows, jobs))}\n", flush=True)

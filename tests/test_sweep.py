@@ -99,6 +99,11 @@ def test_the_table_has_a_row_per_job_and_joules_per_point(tmp_path: Path) -> Non
 def test_the_callback_writes_the_csv_and_prints_the_table(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # A job file left by an earlier sweep in the same directory is not this sweep's.
+    stale = JobInfo(number=3, total=3, output_dir=tmp_path / "2")
+    old = write_job_summary(stale, summary(3, "conv9", 0.1, 1.0))
+    assert old is not None
+    os.utime(old, (1_000_000, 1_000_000))
     (tmp_path / SWEEP_FILE).write_text(json.dumps({"jobs": 2, "varying": ["conv"]}))
     for n in (1, 2):
         write_job_summary(
@@ -108,7 +113,7 @@ def test_the_callback_writes_the_csv_and_prints_the_table(
     config = OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path)}}})
     SweepSummary().on_multirun_end(config)
     out = capsys.readouterr().out
-    assert "conv1" in out and "conv2" in out and "J/point" in out
+    assert "conv1" in out and "conv2" in out and "J/point" in out and "conv9" not in out
     with (tmp_path / SUMMARY_FILE).open() as f:
         rows = list(csv.DictReader(f))
     assert [r["cell"] for r in rows] == ["conv1", "conv2"]
