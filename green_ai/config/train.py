@@ -21,6 +21,13 @@ PROGRESS_MODES = ("auto", "bar", "log", "none")
 OBJECTIVES = {"accuracy": "maximize", "energy": "minimize"}
 # Samplers that model one objective only (thesis Algorithm 1 maximises accuracy alone).
 SINGLE_OBJECTIVE_SEARCHES = ("gp_pi",)
+# `search.pruner`: Optuna's pruners by name (green_ai.search.pruning builds them).
+PRUNERS = {
+    "none": "NopPruner",
+    "median": "MedianPruner",
+    "successive_halving": "SuccessiveHalvingPruner",
+    "hyperband": "HyperbandPruner",
+}
 
 
 @dataclass
@@ -104,6 +111,12 @@ class SearchConfig:
     energy_budget_j: float | None = None
     # [accuracy] or [accuracy, energy] (a multi-objective study with a Pareto front).
     objectives: list[str] = field(default_factory=lambda: ["accuracy"])
+    # Stop a round's training early when its first repetition's test accuracy falls behind
+    # earlier rounds' at the same epoch: none (every round trains all its epochs, as in the
+    # thesis) | median | successive_halving | hyperband (Optuna's pruners).
+    pruner: str = "none"
+    # Keyword arguments of that Optuna pruner, e.g. {n_startup_trials: 2} for median.
+    pruner_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         objectives = list(self.objectives)
@@ -127,6 +140,42 @@ class SearchConfig:
             require_number("search.energy_budget_j", self.energy_budget_j, low=0, strict=True)
         if "_target_" not in self.sampler:
             raise UserError(f"search={self.name} has no sampler._target_ to build its sampler")
+        require_choice("search.pruner", self.pruner, PRUNERS)
+        if self.pruner != "none" and len(objectives) > 1:
+            raise UserError(
+                f"search.pruner={self.pruner} needs one objective (Optuna prunes single-objective "
+                f"studies only); use search.objectives=[accuracy] or search.pruner=none"
+            )
+        self.pruner_options = dict(self.pruner_options)
+        _check_pruner_options(self.pruner, self.pruner_options)
+
+
+def _check_pruner_options(pruner: str, options: dict[str, Any]) -> None:
+    """The options name arguments of the chosen Optuna pruner (checked without building it)."""
+    if not options:
+        return
+    if pruner == "none":
+        raise UserError(
+            f"search.pruner_options={options} given but search.pruner=none; choose a pruner "
+            "(median, successive_halving, hyperband) or drop the options"
+        )
+    import inspect
+
+    import optuna
+
+    cls = getattr(optuna.pruners, PRUNERS[pruner])
+    known = [p for p in inspect.signature(cls).parameters if p != "self"]
+    for key in options:
+        if key not in known:
+            raise UserError(
+                f"search.pruner_options.{key} is not an option of optuna.pruners."
+                f"{cls.__name__}; its options: {', '.join(known)}"
+            )
+    try:
+        cls(**options)
+    except (TypeError, ValueError) as err:
+        reason = str(err).strip().splitlines()[0]
+        raise UserError(f"search.pruner_options={options}: {reason}") from None
 
 
 @dataclass
@@ -182,6 +231,9 @@ class TrainConfig:
     device: str = "auto"  # auto (CUDA when present) | cpu | cuda | cuda:N
     # Progress: auto (bars on a terminal, log lines otherwise) | bar | log | none
     progress: str = "auto"
+    # true: MLflow's, alembic's, Optuna's and the launchers' INFO lines too (set-up steps such
+    # as "Creating initial MLflow database tables..."); false: their warnings only.
+    verbose: bool = False
     study: StudyConfig = field(default_factory=StudyConfig)
 
     def __post_init__(self) -> None:
@@ -199,6 +251,11 @@ class TrainConfig:
             raise UserError(f"relu={self.relu!r} must be 0 (no ReLU in the conv blocks) or 1")
         require_choice("progress", self.progress, PROGRESS_MODES)
         require_number("warmup_s", self.warmup_s, low=0, unit=" s")
+        if self.search.pruner != "none" and not self.eval_every_epoch:
+            raise UserError(
+                f"search.pruner={self.search.pruner} decides on each epoch's test accuracy; "
+                "use eval_every_epoch=true or search.pruner=none"
+            )
         if "energy" in self.search.objectives and self.energy.meters == ["none"]:
             raise UserError(
                 "search.objectives includes energy but energy=none measures no joules; "

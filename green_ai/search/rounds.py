@@ -1,7 +1,10 @@
 """One round of a study: ask Optuna for hyperparameters, train `repetitions` times, tell it.
 
 Everything a round measures reaches MLflow as it happens: each epoch's loss, accuracy and
-joules, each repetition's, then the round's (thesis §3.3.3).
+joules, each repetition's, then the round's (thesis §3.3.3). Optuna gets the first
+repetition's test accuracy after every epoch as the trial's intermediate values (what
+optuna-dashboard plots and pruners decide on; why the first: green_ai.search.pruning), and
+the round's joules, duration, CO2 and MLflow run as the trial's user attributes.
 """
 
 from __future__ import annotations
@@ -70,6 +73,8 @@ class RoundRunner:
         self.space = space
         self.runs = runs
         self.progress = progress
+        self._trial: optuna.Trial | None = None  # the trial to report epochs to, if any
+        self._pruned_epoch: int | None = None
 
     def run(
         self,
@@ -86,6 +91,8 @@ class RoundRunner:
         run_id = self.runs.start_round(trial.number, hparams)
         trial.set_user_attr("mlflow_run_id", run_id)
         self.progress.start_round()
+        # Optuna takes intermediate values of single-objective studies only.
+        self._trial = trial if len(study.directions) == 1 else None
         try:
             accuracies, round_m, failure = self._train_repetitions(trial.number, hparams, run_id)
         except KeyboardInterrupt as err:
@@ -94,10 +101,23 @@ class RoundRunner:
         except UserError as err:  # the whole study stops; the rerun after the fix redoes it
             self._abandon(study, trial, run_id, f"stopped: {err}", killed=False)
             raise
+        pruned_epoch = self._pruned_epoch
         metrics = self._round_metrics(trial, accuracies, round_m, grid_intensity)
+        if pruned_epoch is not None:
+            # Not a result: the round stopped early and its repetitions were not all trained
+            # (Optuna records the last intermediate value as the trial's value).
+            metrics.pop("accuracy", None)
+            metrics.pop("accuracy_std", None)
+            metrics["pruned_epoch"] = float(pruned_epoch)
         self.runs.log_metrics(run_id, metrics)
         if round_m is not None:  # measured or estimated, and why a figure is missing
             self.runs.set_tags(run_id, measurement_tags(round_m))
+        if failure is None and pruned_epoch is not None:
+            trial.set_user_attr("pruned_epoch", pruned_epoch)
+            study.tell(trial, state=TrialState.PRUNED)
+            self.runs.finish_round(run_id, pruned=True)
+            self.progress.round_done(_pruned_line(trial.number, pruned_epoch, metrics, hparams))
+            return TrialState.PRUNED
         multi_objective = len(study.directions) > 1
         energy = _objective_energy(round_m)
         if failure is None and multi_objective and energy is None:
@@ -107,7 +127,7 @@ class RoundRunner:
             trial.set_user_attr("fail_reason", failure)
             study.tell(trial, state=TrialState.FAIL)
             self.runs.finish_round(run_id, failed_reason=failure)
-            self.progress.round_done(f"round {trial.number} failed: {failure}")
+            self.progress.round_done(f"round {trial.number} failed: {failure}", counted=False)
             return TrialState.FAIL
         if multi_objective:
             assert energy is not None
@@ -125,6 +145,7 @@ class RoundRunner:
         is returned as its reason (the study goes on, SPEC)."""
         accuracies: list[float] = []
         failure: str | None = None
+        self._pruned_epoch = None
         prefix = f"round{number}"
         with self.meter.window(prefix) as round_w:
             try:
@@ -139,6 +160,10 @@ class RoundRunner:
                     }
                     metrics.update(_energy_metrics(rep_w.measurement, "rep_"))
                     self.runs.log_metrics(run_id, metrics, step=rep)
+            except optuna.TrialPruned:
+                # The joules of the stopped repetition are in the round's window; it has no
+                # repetition figures, as it is no training iteration (thesis §3.5.2's unit).
+                assert self._pruned_epoch is not None
             except DivergedError as err:
                 failure = f"diverged: {err}"
             except (KeyboardInterrupt, UserError):
@@ -163,7 +188,19 @@ class RoundRunner:
                 metrics["test_accuracy"] = e.test_accuracy
             metrics.update(_energy_metrics(e.measurement, "epoch_"))
             self.runs.log_metrics(run_id, metrics, step=step)
-            self.progress.epoch(f"rep {rep} loss {e.train_loss:.3f}")
+            shown = "" if e.test_accuracy is None else f" accuracy {e.test_accuracy:.4f}"
+            self.progress.epoch(
+                f"round {number}: rep {rep + 1}/{s.repetitions} epoch {e.epoch + 1}/{s.epochs} "
+                f"loss {e.train_loss:.3f}{shown}"
+            )
+            trial = self._trial
+            if rep == 0 and trial is not None and e.test_accuracy is not None:
+                trial.report(e.test_accuracy, step=e.epoch)
+                # After the last epoch of the only repetition nothing is left to save.
+                left = e.epoch < s.epochs - 1 or s.repetitions > 1
+                if left and trial.should_prune():
+                    self._pruned_epoch = e.epoch
+                    raise optuna.TrialPruned(f"pruned after epoch {e.epoch}")
 
         result = train_repetition(
             model,
@@ -188,9 +225,13 @@ class RoundRunner:
         metrics: dict[str, float] = {}
         if m is not None:
             metrics.update(measurement_metrics(m))
+            trial.set_user_attr("duration_s", m.duration_s)
             if m.energy_j is not None:
-                trial.set_user_attr("energy_j", m.energy_j)
                 metrics["co2_g"] = co2_g(m.energy_j, grid_intensity)
+                trial.set_user_attr("energy_j", m.energy_j)
+                trial.set_user_attr("co2_g", metrics["co2_g"])
+            if m.energy_net_j is not None:
+                trial.set_user_attr("energy_net_j", m.energy_net_j)
             if m.reason:
                 trial.set_user_attr("energy_reason", m.reason)
         if accuracies:
@@ -228,7 +269,17 @@ def _objective_energy(m: Measurement | None) -> float | None:
 
 
 def _round_line(number: int, metrics: Mapping[str, float], hparams: Mapping[str, float]) -> str:
+    return f"round {number}: accuracy {metrics['accuracy']:.4f} {_cost(metrics, hparams)}"
+
+
+def _pruned_line(
+    number: int, epoch: int, metrics: Mapping[str, float], hparams: Mapping[str, float]
+) -> str:
+    return f"round {number}: pruned after epoch {epoch + 1} {_cost(metrics, hparams)}"  # 1-based
+
+
+def _cost(metrics: Mapping[str, float], hparams: Mapping[str, float]) -> str:
     joules = f", {metrics['energy_j']:.1f} J" if "energy_j" in metrics else ""
     duration = f"{metrics['duration_s']:.1f} s" if "duration_s" in metrics else "no duration"
     shown = ", ".join(f"{k}={v:.5g}" for k, v in hparams.items())
-    return f"round {number}: accuracy {metrics['accuracy']:.4f} ({duration}{joules}) {shown}"
+    return f"({duration}{joules}) {shown}"

@@ -9,6 +9,7 @@ it runs (green_ai.search.rounds), with the joules of every round, repetition and
 from __future__ import annotations
 
 import logging
+import time
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -24,9 +25,11 @@ from green_ai.config.train import OBJECTIVES, TrainConfig
 from green_ai.data import DeviceData, dataset_shape, load_dataset
 from green_ai.devices import device_name, resolve_device
 from green_ai.energy import EnergyMeter, build_meter, co2_g, grid_intensity
+from green_ai.logs import quiet_libraries
 from green_ai.nets import layer_counts
 from green_ai.progress import Progress
 from green_ai.search.naming import study_name
+from green_ai.search.pruning import build_pruner
 from green_ai.search.rounds import INTERRUPTED, RoundRunner, make_net
 from green_ai.search.space import build_space, suggest
 from green_ai.search.storage import (
@@ -42,7 +45,10 @@ from green_ai.search.workers import (
     sigterm_as_interrupt,
     worker_attrs,
 )
+from green_ai.sweep import JobInfo, JobSummary, current_job, energy_per_point, write_job_summary
 from green_ai.tracking import StudyRuns, check_tracking, setup_tracking
+from green_ai.tracking.mlflow_setup import resolve_uri
+from green_ai.tracking.names import cell_label
 from green_ai.training import configure_device, warm_up
 from green_ai.urls import redact_url
 
@@ -60,6 +66,8 @@ class StudyOutcome:
     stop_reason: str | None
     parent_run_id: str
     energy_j: float | None
+    label: str = ""
+    experiment_id: str = ""
 
 
 def check_feasible(settings: TrainConfig) -> None:
@@ -84,6 +92,7 @@ def check_stores(settings: TrainConfig) -> None:
 def prepare_stores(settings: TrainConfig) -> None:
     """Create the study database's tables and the MLflow store and experiment, once, before
     the jobs of a sweep start on them together."""
+    quiet_libraries(settings.verbose)
     open_storage(storage_url(settings.study), heartbeat_s=settings.study.heartbeat_s)
     setup_tracking(settings.tracking)
 
@@ -91,17 +100,37 @@ def prepare_stores(settings: TrainConfig) -> None:
 def run_study(cfg: TrainConfig | DictConfig) -> StudyOutcome:
     """Run (or resume) the study that `cfg` describes; see the module docstring."""
     settings = train_settings(cfg)
+    quiet_libraries(settings.verbose)
     check_feasible(settings)
     check_stores(settings)
+    started = time.perf_counter()
+    job = current_job()
     device = resolve_device(settings.device)
     configure_device(device)
     meter = build_meter(settings.energy, device)
     try:
         data = load_dataset(settings.dataset, device, seed=settings.seed)
         with sigterm_as_interrupt():
-            return StudyLoop(settings, data, meter).run()
+            outcome = StudyLoop(settings, data, meter, job=job).run()
     finally:
         meter.close()
+    write_job_summary(
+        job,
+        JobSummary(
+            job=job.number,
+            cell=outcome.label,
+            rounds=outcome.rounds_completed,
+            best_accuracy=outcome.best_accuracy,
+            energy_j=outcome.energy_j,
+            duration_s=time.perf_counter() - started,
+            study_name=outcome.study_name,
+            stop_reason=outcome.stop_reason,
+            experiment_id=outcome.experiment_id,
+            mlflow_run_id=outcome.parent_run_id,
+            tracking_uri=resolve_uri(settings.tracking.uri),
+        ),
+    )
+    return outcome
 
 
 # Trial states that count as rounds: finished with a result. A failed round (diverged, raised,
@@ -120,11 +149,20 @@ class StudyLoop:
     round in flight when it suggests the next.
     """
 
-    def __init__(self, settings: TrainConfig, data: DeviceData, meter: EnergyMeter) -> None:
+    def __init__(
+        self,
+        settings: TrainConfig,
+        data: DeviceData,
+        meter: EnergyMeter,
+        *,
+        job: JobInfo | None = None,
+    ) -> None:
         self.settings = settings
         self.data = data
         self.meter = meter
+        self.job = job or JobInfo()
         self.name = study_name(settings)
+        self.label = cell_label(settings, self.job.overrides, self.job.varying)
         self.objectives = list(settings.search.objectives)
         self.space = build_space(settings.hparams)
         energy = settings.energy
@@ -139,6 +177,11 @@ class StudyLoop:
         # The sampler's seed depends on the trials the study holds, so it joins the opened
         # study afterwards instead of opening the storage a second time.
         self.study.sampler = self.sampler
+        self.study.pruner = build_pruner(settings.search, epochs=settings.epochs)
+        # Parent-run metrics known before any round (layer counts, idle power): logged after
+        # the first totals, so MLflow lists best_accuracy and energy_j first (its compare
+        # page plots the first metric).
+        self._pending: dict[str, float] = {}
 
     def _directions(self) -> list[optuna.study.StudyDirection]:
         return [optuna.study.StudyDirection[OBJECTIVES[o].upper()] for o in self.objectives]
@@ -158,19 +201,21 @@ class StudyLoop:
         rounds = self.settings.rounds
         with study_lock(self.url, self.name):  # one parent run, however many workers start
             fail_lost_trials(self.study, self.storage)
-            runs = StudyRuns(self.settings, self.name, tags=self._run_tags())
+            runs = StudyRuns(self.settings, self.name, tags=self._run_tags(), label=self.label)
             runs.close_orphans(self.study.get_trials(deepcopy=False))
+            self._describe_study(runs)
         done = self.counted_trials()
         progress = Progress(
             self.settings.progress,
             rounds=rounds,
             done=min(len(done), rounds),
             epochs_per_round=self.settings.epochs * self.settings.repetitions,
+            job=self.job.tag,
         )
         verb = "resuming" if done else "starting"
         progress.info(
-            f"{verb} study {self.name}: {len(done)}/{rounds} rounds done "
-            f"(storage {redact_url(self.url)}, MLflow run {runs.run_id})"
+            f"{verb} {runs.label}: {len(done)}/{rounds} rounds done "
+            f"(study {self.name} in {redact_url(self.url)}, MLflow run {runs.run_id})"
         )
         status: str | None = "FINISHED"
         stop_reason: str | None = None
@@ -196,7 +241,7 @@ class StudyLoop:
             if len(self.objectives) > 1:
                 runs.log_dict(self._pareto_front(), "pareto_front.json")
         if stop_reason != f"{rounds} rounds completed":
-            log.info("study %s stopped: %s", self.name, stop_reason)
+            log.info("%sstudy %s stopped: %s", progress.prefix, self.name, stop_reason)
         return StudyOutcome(
             study_name=self.name,
             best_accuracy=best_accuracy(done),
@@ -205,12 +250,43 @@ class StudyLoop:
             stop_reason=stop_reason,
             parent_run_id=runs.run_id,
             energy_j=total_energy(self.finished_trials()),
+            label=runs.label,
+            experiment_id=runs.experiment_id,
         )
+
+    def _describe_study(self, runs: StudyRuns) -> None:
+        """What optuna-dashboard shows of the study: its objectives' names and its factors."""
+        names = ["accuracy", "energy_j"][: len(self.objectives)]
+        if self.study.metric_names != names:
+            with warnings.catch_warnings():  # marked experimental since Optuna 3.2
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                self.study.set_metric_names(names)
+        s = self.settings
+        factors: dict[str, object] = {
+            "net": s.net.name,
+            "conv": s.conv,
+            "linear": s.linear,
+            "relu": s.relu,
+            "dataset": s.dataset.name,
+            "search": s.search.name,
+            "hparams": s.hparams.name,
+            "pruner": s.search.pruner,
+            "epochs": s.epochs,
+            "repetitions": s.repetitions,
+            "batch_size": s.batch_size,
+            "seed": s.seed,
+            "mlflow_experiment_id": runs.experiment_id,
+            "mlflow_run_id": runs.run_id,
+        }
+        attrs = self.study.user_attrs
+        for key, value in factors.items():
+            if attrs.get(key) != value:
+                self.study.set_user_attr(key, value)
 
     def _rounds(self, runs: StudyRuns, progress: Progress) -> tuple[str, int]:
         """Run rounds until a stop reason; return it and the number of rounds counted."""
         net = self._make_net()
-        runs.log_metrics(runs.run_id, {f"net.{k}": v for k, v in layer_counts(net).items()})
+        self._pending.update({f"net.{k}": float(v) for k, v in layer_counts(net).items()})
         if len(self.counted_trials()) < self.settings.rounds:
             # The first training of a process costs more (kernel selection, allocator
             # growth): an untimed one first, so the idle baseline and round 0 see a warm
@@ -226,12 +302,15 @@ class StudyLoop:
                 progress.info(f"warmed up in {seconds:.1f} s")
             idle_w = self.meter.measure_idle()
             if idle_w is not None:
-                runs.log_metrics(runs.run_id, {"idle_power_w": idle_w})
+                self._pending["idle_power_w"] = idle_w
         runner = RoundRunner(self.settings, self.data, self.meter, self.space, runs, progress)
         new_rounds = failures = 0
         while True:
             reserved = self._reserve(runs)
             if isinstance(reserved, str):
+                if self._pending:  # no round ran in this process
+                    runs.log_metrics(runs.run_id, self._pending)
+                    self._pending.clear()
                 return reserved, new_rounds
             trial, hparams = reserved
             with heartbeat(self.storage, self.study, trial):
@@ -319,17 +398,23 @@ class StudyLoop:
 
     def _log_totals(self, runs: StudyRuns) -> None:
         done = sorted(self.counted_trials(), key=lambda t: t.number)
-        totals: dict[str, float] = {"rounds_completed": float(len(done))}
+        totals: dict[str, float] = {}
         best = best_accuracy(done)
         if best is not None:
             totals["best_accuracy"] = best
         energy = total_energy(self.finished_trials())
         if energy is not None and done:
             totals["energy_j"] = energy
+            per_point = energy_per_point(energy, best)
+            if per_point is not None:
+                totals["energy_per_point_j"] = per_point
             totals["co2_g"] = co2_g(energy, self.grid_intensity)
+        totals["rounds_completed"] = float(len(done))
+        runs.log_metrics(runs.run_id, {**totals, **self._pending})
+        self._pending.clear()
+        if energy is not None and done:
             # Cumulative joules at every round, so convergence can be plotted against energy.
             runs.log_metrics(runs.run_id, {"cumulative_energy_j": energy}, step=done[-1].number)
-        runs.log_metrics(runs.run_id, totals)
 
     def _pareto_front(self) -> dict[str, Any]:
         return {

@@ -30,6 +30,11 @@ KIND_INFERENCE = "inference"
 
 DEFAULT_URI = "sqlite:///mlflow.db"
 
+# MLflow 3's UI treats an experiment as classic model training (runs table, metrics, compare)
+# when it carries this tag; without it the UI may take it for a GenAI app (traces, judges).
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"
+
 
 def resolve_uri(uri: str | None) -> str:
     """Config first, then `MLFLOW_TRACKING_URI`, then the embedded SQLite store.
@@ -52,11 +57,43 @@ def setup_tracking(tracking: Any) -> str:
     """
     import mlflow
 
+    from green_ai.logs import quiet_libraries
+
+    quiet_libraries()  # `import mlflow` installed its own log handler and format
     uri = resolve_uri(tracking.uri)
     mlflow.set_tracking_uri(uri)
     with _store_lock(uri):
-        experiment = mlflow.set_experiment(str(tracking.experiment))
-    return str(experiment.experiment_id)
+        experiment_id = ensure_experiment(str(tracking.experiment))
+    mlflow.set_experiment(experiment_id=experiment_id)
+    return experiment_id
+
+
+def ensure_experiment(name: str) -> str:
+    """The id of experiment `name`, created as a model training experiment so that MLflow's UI
+    shows its runs table; one made by an older version without the tag gets it (a kind a
+    person chose in the UI is kept)."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    client = MlflowClient()
+    tags = {EXPERIMENT_KIND_TAG: EXPERIMENT_KIND}
+    found = client.get_experiment_by_name(name)
+    if found is None:
+        try:
+            return str(client.create_experiment(name, tags=tags))
+        except MlflowException:  # another process (on a tracking server) created it first
+            found = client.get_experiment_by_name(name)
+            if found is None:
+                raise
+    if found.lifecycle_stage == "deleted":
+        raise UserError(
+            f"tracking.experiment={name}: the experiment is deleted in MLflow; restore it "
+            f"(mlflow experiments restore --experiment-id {found.experiment_id}) or choose "
+            "another name"
+        )
+    if EXPERIMENT_KIND_TAG not in found.tags:
+        client.set_experiment_tag(found.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
+    return str(found.experiment_id)
 
 
 def check_tracking(tracking: Any) -> None:

@@ -54,12 +54,22 @@ def test_study_tracks_parent_and_rounds_then_resumes(make_cfg: Make) -> None:
     ):
         assert key in parent.data.params, key
     assert parent.data.params["net"] == "simplecnn"
+    assert parent.data.params["pruner"] == "none"
+    # What a person compares, plus the config's hash; the full config is the artifact only.
+    assert not [k for k in parent.data.params if "." in k]
+    assert len(parent.data.params["config_hash"]) == 12
+    assert parent.info.run_name == "conv1 relu1 lin2 simplecnn random"
+    assert parent.data.tags["study_name"] == outcome.study_name
     assert parent.data.metrics["rounds_completed"] == 2
     assert parent.data.metrics["best_accuracy"] == pytest.approx(outcome.best_accuracy)
     assert {"git_commit", "device", "energy.backend", "study_name"} <= set(parent.data.tags)
     client = MlflowClient()
     artifacts = [a.path for a in client.list_artifacts(parent.info.run_id)]
     assert "config.yaml" in artifacts
+    assert sorted(r.info.run_name for r in rounds) == [
+        "round0 conv1 relu1 lin2 simplecnn random",
+        "round1 conv1 relu1 lin2 simplecnn random",
+    ]
     for r in rounds:
         assert r.data.tags["mlflow.parentRunId"] == parent.info.run_id
         assert {"lr", "beta1", "beta2", "round"} <= set(r.data.params)
@@ -90,6 +100,41 @@ def test_study_tracks_parent_and_rounds_then_resumes(make_cfg: Make) -> None:
     # resumed rounds draw new hyperparameters, not the first round's again
     lrs = {r.data.params["lr"] for r in rounds}
     assert len(lrs) == 3
+
+
+def test_optuna_dashboard_sees_a_green_study(make_cfg: Make) -> None:
+    cfg = make_cfg("energy=estimate", "energy.idle_s=0.2", "energy.settle_s=0", "epochs=2")
+    outcome = run_study(cfg)
+    study = optuna.load_study(study_name=outcome.study_name, storage=cfg.study.storage)
+    assert study.metric_names == ["accuracy"]
+    assert {
+        "net": "simplecnn",
+        "conv": 1,
+        "linear": 2,
+        "relu": 1,
+        "dataset": "synthetic",
+        "search": "random",
+        "hparams": "adam3",
+        "pruner": "none",
+        "mlflow_run_id": outcome.parent_run_id,
+    }.items() <= study.user_attrs.items()
+    parents, rounds = runs_of(cfg)
+    by_id = {r.info.run_id: r for r in rounds}
+    client = MlflowClient()
+    for t in study.trials:
+        attrs = t.user_attrs
+        run = by_id[attrs["mlflow_run_id"]]
+        for key in ("energy_j", "energy_net_j", "duration_s", "co2_g"):
+            assert attrs[key] == pytest.approx(run.data.metrics[key]), key
+        assert attrs["energy_net_j"] < attrs["energy_j"]
+        # Each epoch's test accuracy of the first repetition, at the epoch's MLflow step.
+        history = client.get_metric_history(run.info.run_id, "test_accuracy")
+        first_rep = {m.step: m.value for m in history if m.step < 2}
+        assert t.intermediate_values == pytest.approx(first_rep)
+        assert sorted(t.intermediate_values) == [0, 1]
+    # The study's run lists best_accuracy and energy_j before anything else: MLflow's compare
+    # page plots the first metric it is given.
+    assert list(parents[0].data.metrics)[:2] == ["best_accuracy", "energy_j"]
 
 
 def test_study_name_follows_the_config(make_cfg: Make) -> None:
