@@ -11,7 +11,8 @@ measuring, as the GPU idled at a higher power at first); its training study did 
 
 `warm_up` runs a short, untimed training of a throw-away model on exactly the shapes a
 repetition uses — full batches, the epoch's last partial batch, the test pass's batches and
-its remainder — through the same `train_repetition`, so the same kernels run.
+its remainder — through the same `train_repetition`, so the same kernels run; and the
+shuffled copy of the whole training set that each epoch makes, so the allocator holds it.
 """
 
 from __future__ import annotations
@@ -81,6 +82,11 @@ def warm_up(
             if time.perf_counter() - started >= seconds:
                 break
         del model
+        # Each epoch trains on a shuffled copy of the whole training set: make the
+        # allocator hold blocks of that size now, not in the first measured epoch.
+        order = torch.randperm(len(data.train_x), device=device)
+        shuffled = (data.train_x[order], data.train_y[order])
+        del order, shuffled
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     return time.perf_counter() - started
