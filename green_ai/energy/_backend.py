@@ -29,12 +29,15 @@ class Reading:
 
     `energy_j`: a cumulative, monotonic counter (already unwrapped), or `None` where the sensor
     has no counter. `power_w`: instantaneous power, or `None` where it is not sampled.
-    `util_pct`: mean GPU utilisation over the devices, or `None`.
+    `util_pct`: mean GPU utilisation over the devices, or `None`. `instant_w`: power at this
+    very moment where the sensor also has a faster reading than `power_w` (NVML's instant
+    field, beside its one-second average): it gives the peak, never the joules.
     """
 
     energy_j: dict[str, float] | None = None
     power_w: dict[str, float] | None = None
     util_pct: float | None = None
+    instant_w: dict[str, float] | None = None
 
 
 class Backend(ABC):

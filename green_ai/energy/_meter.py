@@ -139,6 +139,8 @@ class _Open:
             if reading is None:
                 continue
             power = track.add(t, reading)
+            if isinstance(reading, Reading) and reading.instant_w is not None:
+                power = sum(reading.instant_w.values())
             if track.backend.polls:
                 # The peak is a sum over every polling backend at one instant, or nothing.
                 total = None if power is None or total is None else total + power

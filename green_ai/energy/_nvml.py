@@ -4,6 +4,11 @@ Energy comes from the hardware counter `nvmlDeviceGetTotalEnergyConsumption` (mi
 the driver loaded) where the GPU has one (Volta and later), else from power samples. Power
 (`nvmlDeviceGetPowerUsage`, milliwatts) and utilisation are sampled in both cases: peak power
 per window needs samples (thesis §4.2.3), utilisation is the load figure of thesis §3.6.3.
+
+Since Ampere, `nvmlDeviceGetPowerUsage` is a one-second average: on an H100 it took 0.95 s to
+follow a step, and it read 461 W on 20 ms spikes that the instant field `NVML_FI_DEV_POWER_INSTANT`
+read at 761 W (docs/energy-validation.md). Where the driver has that field, the peak comes from
+it; the joules do not (integrated, it read 6% above the counter over a whole job).
 Vendor units and errors stop here: the meter sees joules, watts and `SensorError`.
 """
 
@@ -104,6 +109,7 @@ class NvmlBackend(Backend):
         )
         self.power = all(self._supported(nvml.nvmlDeviceGetPowerUsage, h) for h in handles)
         self.util = all(self._supported(nvml.nvmlDeviceGetUtilizationRates, h) for h in handles)
+        self.instant = self.power and all(_instant_w(nvml, h) is not None for h in handles)
         if not (self.counter or self.power):
             raise UserError(
                 f"{', '.join(self.device_names)} has neither an energy counter nor a power reading"
@@ -121,6 +127,7 @@ class NvmlBackend(Backend):
         nvml = self._nvml
         energy: dict[str, float] | None = {} if self.counter else None
         power: dict[str, float] | None = {} if self.power else None
+        instant: dict[str, float] | None = {} if self.instant else None
         utils: list[float] = []
         for label, handle, _ in self._devices:
             try:
@@ -128,22 +135,51 @@ class NvmlBackend(Backend):
                     energy[label] = nvml.nvmlDeviceGetTotalEnergyConsumption(handle) / 1000.0
                 if power is not None:
                     power[label] = nvml.nvmlDeviceGetPowerUsage(handle) / 1000.0
+                if instant is not None:
+                    watts = _instant_w(nvml, handle)
+                    # A field that stops answering costs the peak its precision, not the run.
+                    if watts is None:
+                        instant = None
+                    else:
+                        instant[label] = watts
                 if self.util:
                     utils.append(float(nvml.nvmlDeviceGetUtilizationRates(handle).gpu))
             except nvml.NVMLError as exc:
                 raise SensorError(f"NVML failed on {label}: {exc}") from exc
         util = sum(utils) / len(utils) if utils else None
-        return Reading(energy_j=energy, power_w=power, util_pct=util)
+        return Reading(energy_j=energy, power_w=power, util_pct=util, instant_w=instant)
 
     def part(self, device: str) -> str:
         return GPU
 
     def describe(self, interval_s: float) -> str:
         how = "counter" if self.counter else f"polled every {interval_s * 1000:g} ms"
+        if self.instant:
+            how += ", peak from instant power"
         return f"nvml ({how}) {','.join(label for label, _, _ in self._devices)}"
 
     def close(self) -> None:
         _shutdown(self._nvml)
+
+
+# nvml.h's field id; pynvml releases before the field was added lack the name, not the driver.
+NVML_FI_DEV_POWER_INSTANT = 186
+
+
+def _instant_w(nvml: ModuleType, handle: Any) -> float | None:
+    """Instant power in watts from NVML's field values, or `None` where there is none."""
+    if not hasattr(nvml, "nvmlDeviceGetFieldValues"):
+        return None
+    field = getattr(nvml, "NVML_FI_DEV_POWER_INSTANT", NVML_FI_DEV_POWER_INSTANT)
+    try:
+        value = nvml.nvmlDeviceGetFieldValues(handle, [field])[0]
+    except nvml.NVMLError:
+        return None
+    if value.nvmlReturn != 0:
+        return None
+    # The value is a union; the field says which member holds it (milliwatts).
+    member = {0: "dVal", 1: "uiVal", 2: "ulVal", 3: "ullVal", 4: "sllVal", 5: "siVal"}
+    return float(getattr(value.value, member.get(int(value.valueType), "uiVal"))) / 1000.0
 
 
 def _import_pynvml() -> ModuleType:

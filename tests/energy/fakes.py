@@ -1,11 +1,11 @@
-# ruff: noqa: N801, N802, N818 - names spelt as in pynvml, which the fake stands in for
+# ruff: noqa: N801, N802, N815, N818 - names spelt as in pynvml, which the fake stands in for
 """Hardware stand-ins: a clock the test moves, a fake `pynvml` module, a fake powercap tree."""
 
 from __future__ import annotations
 
 import types
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 CONF = Path(__file__).resolve().parents[2] / "conf"  # the shipped configs
@@ -59,6 +59,17 @@ class FakeGPU:
     util_pct: float | None = 50.0
     lost_at: float | None = None
     flaky: tuple[float, float] | None = None
+    # NVML_FI_DEV_POWER_INSTANT; `None`: the driver does not have the field.
+    instant_w: Callable[[float], float | None] | None = None
+
+
+@dataclass
+class _FieldValue:
+    """pynvml's c_nvmlFieldValue_t, as far as the meter reads it (valueType 1: unsigned int)."""
+
+    nvmlReturn: int
+    valueType: int = 1
+    value: types.SimpleNamespace = field(default_factory=lambda: types.SimpleNamespace(uiVal=0))
 
 
 @dataclass
@@ -101,6 +112,17 @@ def fake_pynvml(
             raise NVMLError_NotSupported()
         return round(gpu.energy_j(clock()) * 1000)  # millijoules, like NVML
 
+    def nvmlDeviceGetFieldValues(gpu: FakeGPU, field_ids: list[int]) -> list[_FieldValue]:
+        check(gpu)
+        out = []
+        for field_id in field_ids:
+            watts = gpu.instant_w(clock()) if gpu.instant_w and field_id == 186 else None
+            if watts is None:  # NVML_ERROR_NOT_SUPPORTED, per value as NVML answers it
+                out.append(_FieldValue(nvmlReturn=3))
+            else:  # milliwatts, like NVML
+                out.append(_FieldValue(0, 1, types.SimpleNamespace(uiVal=round(watts * 1000))))
+        return out
+
     def nvmlDeviceGetUtilizationRates(gpu: FakeGPU) -> _Util:
         check(gpu)
         if gpu.util_pct is None:
@@ -117,6 +139,7 @@ def fake_pynvml(
         "nvmlDeviceGetPowerUsage": nvmlDeviceGetPowerUsage,
         "nvmlDeviceGetTotalEnergyConsumption": nvmlDeviceGetTotalEnergyConsumption,
         "nvmlDeviceGetUtilizationRates": nvmlDeviceGetUtilizationRates,
+        "nvmlDeviceGetFieldValues": nvmlDeviceGetFieldValues,
         "NVMLError": NVMLError,
         "NVMLError_NotSupported": NVMLError_NotSupported,
         "NVMLError_LibraryNotFound": NVMLError_LibraryNotFound,

@@ -103,6 +103,75 @@ def test_hardware_counter_gives_energy_and_samples_give_peak(
     assert m.power_peak_w == pytest.approx(320.0)
 
 
+def spiky_gpu(**kw: Any) -> FakeGPU:
+    """An H100-like GPU on 20 ms spikes: the averaged reading sits at 460 W while the instant
+    field shows 760 W at each spike (docs/energy-validation.md); the counter runs at 300 W."""
+    settings: dict[str, Any] = {
+        "power_w": lambda t: 460.0,
+        "energy_j": lambda t: 300.0 * t,
+        "instant_w": lambda t: 760.0 if round(t * 10) % 5 == 0 else 120.0,
+    }
+    return FakeGPU(UUIDS[0], **{**settings, **kw})
+
+
+def test_peak_comes_from_the_instant_field_and_joules_do_not(
+    energy_cfg: Callable[..., EnergyConfig], clock: FakeClock, install_nvml: Callable[..., Any]
+) -> None:
+    install_nvml([spiky_gpu()])
+    meter = meter_for(energy_cfg, clock, interval_s=0.1)
+    assert "peak from instant power" in meter.describe()
+    clock.t = 0.1
+    meter.begin("batch")
+    run_samples(meter, clock, [0.2, 0.3, 0.4, 0.5, 0.6])
+    clock.t = 0.7
+    m = meter.end("batch")
+    assert m.power_peak_w == pytest.approx(760.0)  # the spike at t=0.5, not the 460 W average
+    assert m.energy_j == pytest.approx(300.0 * 0.6)  # the counter's joules, untouched
+
+
+def test_polled_joules_stay_on_the_averaged_reading_where_the_instant_field_exists(
+    energy_cfg: Callable[..., EnergyConfig], clock: FakeClock, install_nvml: Callable[..., Any]
+) -> None:
+    install_nvml([spiky_gpu(energy_j=None)])
+    meter = meter_for(energy_cfg, clock, interval_s=0.1)
+    clock.t = 0.0
+    meter.begin("w")
+    run_samples(meter, clock, [0.1 * i for i in range(1, 20)])
+    clock.t = 2.0
+    m = meter.end("w")
+    assert m.energy_j == pytest.approx(460.0 * 2.0)
+    assert m.power_peak_w == pytest.approx(760.0)
+
+
+def test_without_the_instant_field_the_peak_is_the_averaged_reading(
+    energy_cfg: Callable[..., EnergyConfig], clock: FakeClock, install_nvml: Callable[..., Any]
+) -> None:
+    install_nvml([spiky_gpu(instant_w=None)])
+    meter = meter_for(energy_cfg, clock, interval_s=0.1)
+    assert "instant" not in meter.describe()
+    clock.t = 0.0
+    meter.begin("w")
+    run_samples(meter, clock, [0.5, 1.0])
+    clock.t = 1.5
+    assert meter.end("w").power_peak_w == pytest.approx(460.0)
+
+
+def test_an_instant_field_that_stops_answering_costs_only_its_precision(
+    energy_cfg: Callable[..., EnergyConfig], clock: FakeClock, install_nvml: Callable[..., Any]
+) -> None:
+    # The field answers at set-up, then not from t=1 on: those samples fall back to 460 W.
+    install_nvml([spiky_gpu(instant_w=lambda t: 200.0 if t < 1.0 else None)])
+    meter = meter_for(energy_cfg, clock, interval_s=0.1)
+    clock.t = 0.0
+    meter.begin("w")
+    run_samples(meter, clock, [0.5, 1.5])
+    clock.t = 2.0
+    m = meter.end("w")
+    assert m.kind == MEASURED
+    assert m.energy_j == pytest.approx(600.0)
+    assert m.power_peak_w == pytest.approx(460.0)
+
+
 def test_missing_counter_falls_back_to_polling(
     energy_cfg: Callable[..., EnergyConfig], clock: FakeClock, install_nvml: Callable[..., Any]
 ) -> None:
