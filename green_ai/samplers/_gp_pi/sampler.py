@@ -1,64 +1,36 @@
-"""GP-PI: Bayesian optimisation with the Probability-of-Improvement acquisition (thesis §3.2.2).
-
-The thesis's testbed fed raw, unscaled inputs to a GP with a fixed length scale of 1, so the GP
-could not tell apart values of α, ε and w (SPEC, "Known defects"). Here every input is mapped to
-the unit cube (log-scaled parameters in log space), outputs are standardised, and the kernel's
-length scales (one per dimension) and the observation noise are fitted by marginal likelihood.
-"""
+"""GPPISampler: Bayesian optimisation with Probability of Improvement, as an Optuna sampler."""
 
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import optuna
-from optuna.distributions import BaseDistribution, FloatDistribution, IntDistribution
+from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler, RandomSampler
 from optuna.search_space import IntersectionSearchSpace
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
+
+from green_ai.samplers._gp_pi import acqf, gp, optim
+from green_ai.samplers._gp_pi.search_space import from_unit, is_modelled, to_unit
 
 if TYPE_CHECKING:
     import torch
     from botorch.models import SingleTaskGP
     from optuna.study import Study
 
-__all__ = ["GPPISampler", "probability_of_improvement"]
+__all__ = ["DEFAULT_XI", "GPPISampler"]
 
 _logger = optuna.logging.get_logger(__name__)
 
-# Lower bound on the predictive standard deviation: the ε of Eq. 3.1, which keeps the ratio finite
-# where the GP is (numerically) certain.
-_MIN_STD = 1e-9
 # PI's margin, cycled over the GP rounds: one wide round in four keeps exploring, the narrow
 # ones refine the incumbent. With one fixed ξ (Eq. 3.1), PI stops refining once the gap left is
 # below ξ: ξ = 0.01 fell behind Optuna's GP by 64 trials, the schedule is level with it at 27
 # and 64 (docs/bench-samplers.md).
 DEFAULT_XI = (1.0, 0.1, 0.01, 0.0)
-
-
-def probability_of_improvement(
-    mean: torch.Tensor, std: torch.Tensor, best: float, xi: float, *, maximize: bool = True
-) -> torch.Tensor:
-    """PI of Eq. 3.1 (maximisation) or Eq. 3.2 (minimisation), with the margin ``xi``.
-
-    ``PI = Φ((μ − f(x⁺) − ξ) / σ)`` when maximising and ``Φ((f(x⁺) − μ − ξ) / σ)`` when
-    minimising; ``best`` is f(x⁺), the best value observed so far.
-    """
-    import torch
-
-    # exp(log Φ) keeps the lower tail, where torch's ndtr rounds to 0 (Φ(-9.5) ≈ 1e-21).
-    return torch.special.log_ndtr(_improvement_z(mean, std, best, xi, maximize=maximize)).exp()
-
-
-def _improvement_z(
-    mean: torch.Tensor, std: torch.Tensor, best: float, xi: float, *, maximize: bool
-) -> torch.Tensor:
-    gap = mean - best - xi if maximize else best - mean - xi
-    return gap / std.clamp_min(_MIN_STD)
 
 
 class GPPISampler(BaseSampler):
@@ -154,7 +126,7 @@ class GPPISampler(BaseSampler):
         return {
             name: dist
             for name, dist in self._search_space.calculate(study).items()
-            if _is_modelled(dist)
+            if is_modelled(dist)
         }
 
     def sample_relative(
@@ -166,7 +138,9 @@ class GPPISampler(BaseSampler):
         # One generator per trial number: a resumed study (same seed) continues with fresh
         # draws instead of repeating the first rounds, and parallel workers do not collide.
         rng = np.random.default_rng([self._base_seed, trial.number])
-        modelled = {n: d for n, d in search_space.items() if _is_modelled(d)}
+        # A caller may pass any search space, not only `infer_relative_search_space`'s (Optuna's
+        # sampler test suite passes categoricals): what the GP does not model is drawn apart.
+        modelled = {n: d for n, d in search_space.items() if is_modelled(d)}
         params: dict[str, Any] = {
             name: self._independent_sampler.sample_independent(study, trial, name, dist)
             for name, dist in search_space.items()
@@ -174,7 +148,6 @@ class GPPISampler(BaseSampler):
         }
         if not modelled:
             return params
-
         names = list(modelled)
         complete = [
             t
@@ -184,12 +157,11 @@ class GPPISampler(BaseSampler):
         if len(complete) < max(self._n_startup_trials, 1):
             unit = rng.uniform(size=len(names))
         else:
-            X = np.array([[_to_unit(t.params[n], modelled[n]) for n in names] for t in complete])
+            X = np.array([[to_unit(t.params[n], modelled[n]) for n in names] for t in complete])
             y = np.array([t.value for t in complete], dtype=float)
             maximize = study.direction == StudyDirection.MAXIMIZE
             unit = self._suggest_unit(np.clip(X, 0.0, 1.0), y, maximize, rng)
-        for i, name in enumerate(names):
-            params[name] = _from_unit(float(unit[i]), modelled[name])
+        params.update({n: from_unit(float(unit[i]), modelled[n]) for i, n in enumerate(names)})
         return params
 
     def sample_independent(
@@ -203,7 +175,7 @@ class GPPISampler(BaseSampler):
         n_complete = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
         if (
             n_complete >= self._n_startup_trials
-            and _is_modelled(param_distribution)
+            and is_modelled(param_distribution)
             and param_name not in self._warned_independent
         ):
             # A numeric parameter missing from the GP (e.g. a conditional one) is worth a note.
@@ -256,119 +228,19 @@ class GPPISampler(BaseSampler):
         else:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(fit_seed)
-                model = _fit_gp(
+                model = gp.fit_gp(
                     torch.tensor(X), torch.tensor(Y).unsqueeze(-1), self._last_fit.get(X.shape[1])
                 )
-            self._last_fit[X.shape[1]] = _hyperparameters(model)
+            self._last_fit[X.shape[1]] = gp.hyperparameters(model)
             self._last_model = (key, model)
-
-        def log_pi(x: torch.Tensor) -> torch.Tensor:
-            posterior = model.posterior(x)
-            mean = posterior.mean.squeeze(-1)
-            # Clamped above zero so sqrt keeps a finite gradient where the GP is certain.
-            sd = posterior.variance.clamp_min(_MIN_STD**2).sqrt().squeeze(-1)
-            return torch.special.log_ndtr(_improvement_z(mean, sd, best, xi, maximize=True))
-
-        # Algorithm 1: many random candidates, the best PI wins.
-        candidates = torch.tensor(rng.uniform(size=(self._n_candidates, X.shape[1])))
-        with torch.no_grad():
-            scores = torch.cat([log_pi(c) for c in candidates.split(1024)])
-        order = torch.argsort(scores, descending=True)[: self._n_local_starts]
-        starts = torch.cat([candidates[order], torch.tensor(X[[int(np.argmax(Y))]])])
-        if self._n_local_starts > 0:
-            refined = _refine(log_pi, starts)
-            with torch.no_grad():
-                refined_scores = log_pi(refined)
-            candidates = torch.cat([candidates, refined])
-            scores = torch.cat([scores, refined_scores])
-        return candidates[int(torch.argmax(scores))].numpy()
-
-
-def _fit_gp(
-    X: torch.Tensor, Y: torch.Tensor, start: dict[str, torch.Tensor] | None = None
-) -> SingleTaskGP:
-    """A Matérn-5/2 ARD GP with modelled noise, hyperparameters fitted by marginal likelihood.
-
-    ``start`` holds hyperparameters of an earlier fit (see `_hyperparameters`) to start from.
-    """
-    from botorch.exceptions import ModelFittingError
-    from botorch.fit import fit_gpytorch_mll
-    from botorch.models import SingleTaskGP
-    from gpytorch.constraints import GreaterThan
-    from gpytorch.kernels import MaternKernel
-    from gpytorch.likelihoods import GaussianLikelihood
-    from gpytorch.mlls import ExactMarginalLogLikelihood
-    from gpytorch.priors import LogNormalPrior
-
-    d = X.shape[-1]
-    # Length-scale prior that grows with the dimension (Hvarfner et al. 2024, "Vanilla Bayesian
-    # optimization performs great in high dimensions"), as BoTorch's own default uses.
-    ls_prior = LogNormalPrior(loc=math.sqrt(2.0) + 0.5 * math.log(d), scale=math.sqrt(3.0))
-    kernel = MaternKernel(
-        nu=2.5,
-        ard_num_dims=d,
-        lengthscale_prior=ls_prior,
-        lengthscale_constraint=GreaterThan(2.5e-2, transform=None, initial_value=ls_prior.mode),
-    )
-    noise_prior = LogNormalPrior(loc=-4.0, scale=1.0)
-    likelihood = GaussianLikelihood(
-        noise_prior=noise_prior,
-        noise_constraint=GreaterThan(1e-6, transform=None, initial_value=noise_prior.mode),
-    )
-    with warnings.catch_warnings():
-        # Inputs are already in the unit cube and outputs standardised; BoTorch's checks of
-        # that, and its notes on optimiser convergence, are noise here.
-        warnings.simplefilter("ignore")
-        model = SingleTaskGP(
-            X,
-            Y,
-            likelihood=likelihood,
-            covar_module=kernel,
-            outcome_transform=None,
-            input_transform=None,
+        return optim.maximise(
+            acqf.log_pi(model, best, xi),
+            rng,
+            dim=X.shape[1],
+            n_candidates=self._n_candidates,
+            n_local_starts=self._n_local_starts,
+            warm_starts=X[[int(np.argmax(Y))]],
         )
-        if start is not None:
-            model.load_state_dict(start, strict=False)
-        mll = ExactMarginalLogLikelihood(model.likelihood, model)
-        try:
-            fit_gpytorch_mll(mll)
-        except ModelFittingError:
-            # Every fitting attempt failed: keep the prior-mode hyperparameters, which still
-            # give a usable (if less sharp) surrogate, rather than abort the study.
-            _logger.warning("GPPISampler: GP fitting failed; using the prior's hyperparameters.")
-    model.eval()
-    return model
-
-
-def _hyperparameters(model: SingleTaskGP) -> dict[str, torch.Tensor]:
-    """The fitted length scales, noise and constant mean, without data, priors or bounds."""
-    return {k: v.detach().clone() for k, v in model.named_parameters()}
-
-
-def _refine(log_pi: Any, starts: torch.Tensor) -> torch.Tensor:
-    """L-BFGS-B on log PI inside the unit cube, from every start at once."""
-    import torch
-    from scipy.optimize import minimize
-
-    shape = starts.shape
-
-    def fun(flat: np.ndarray) -> tuple[float, np.ndarray]:
-        x = torch.tensor(flat.reshape(shape), requires_grad=True)
-        # The starts do not interact, so the sum's gradient is each start's own gradient.
-        loss = -log_pi(x).sum()
-        loss.backward()
-        assert x.grad is not None
-        return loss.item(), x.grad.numpy().ravel()
-
-    result = minimize(
-        fun,
-        starts.numpy().ravel(),
-        jac=True,
-        method="L-BFGS-B",
-        bounds=[(0.0, 1.0)] * starts.numel(),
-        options={"maxiter": 100},
-    )
-    return torch.tensor(np.clip(result.x, 0.0, 1.0).reshape(shape))
 
 
 def _refuse_multi_objective(study: Study) -> None:
@@ -377,31 +249,3 @@ def _refuse_multi_objective(study: Study) -> None:
             "GPPISampler optimises a single objective; for a multi-objective study use "
             "search=random, search=grid, search=tpe or search=gp."
         )
-
-
-def _is_modelled(dist: BaseDistribution) -> bool:
-    """The GP models numeric parameters with a range; categoricals and fixed values do not."""
-    return isinstance(dist, (FloatDistribution, IntDistribution)) and not dist.single()
-
-
-def _to_unit(value: float, dist: BaseDistribution) -> float:
-    assert isinstance(dist, (FloatDistribution, IntDistribution))
-    if dist.log:
-        return (math.log(value) - math.log(dist.low)) / (math.log(dist.high) - math.log(dist.low))
-    return (value - dist.low) / (dist.high - dist.low)
-
-
-def _from_unit(u: float, dist: BaseDistribution) -> float | int:
-    """Map u ∈ [0, 1] back to the distribution, snapped to its step and clipped to its bounds."""
-    assert isinstance(dist, (FloatDistribution, IntDistribution))
-    u = min(max(u, 0.0), 1.0)
-    if dist.log:
-        value = math.exp(math.log(dist.low) + u * (math.log(dist.high) - math.log(dist.low)))
-    else:
-        value = dist.low + u * (dist.high - dist.low)
-    if isinstance(dist, IntDistribution):
-        value = dist.low + round((value - dist.low) / dist.step) * dist.step
-        return int(min(max(value, dist.low), dist.high))
-    if dist.step is not None:
-        value = dist.low + round((value - dist.low) / dist.step) * dist.step
-    return float(min(max(value, dist.low), dist.high))

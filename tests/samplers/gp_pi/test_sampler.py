@@ -14,7 +14,8 @@ from optuna.trial import Trial, TrialState
 from pytest_mock import MockerFixture
 from scipy.stats import norm
 
-from green_ai.samplers import GPPISampler, _gp_pi, probability_of_improvement
+from green_ai.samplers import GPPISampler, probability_of_improvement
+from green_ai.samplers._gp_pi import acqf, gp
 
 
 def _fast(
@@ -82,7 +83,7 @@ def test_minimising_mirrors_maximising() -> None:
 
 
 def test_failed_and_pruned_trials_are_left_out(mocker: MockerFixture) -> None:
-    fit = mocker.spy(_gp_pi, "_fit_gp")
+    fit = mocker.spy(gp, "fit_gp")
     study = optuna.create_study(direction="maximize", sampler=_fast(0, 2))
 
     def objective(trial: Trial) -> float:
@@ -141,7 +142,7 @@ def test_bad_settings_are_refused(kwargs: dict[str, float]) -> None:
 
 
 def test_a_margin_schedule_cycles_with_the_completed_trials(mocker: MockerFixture) -> None:
-    spy = mocker.spy(_gp_pi, "_improvement_z")
+    spy = mocker.spy(acqf, "improvement_z")
     sampler = GPPISampler(
         seed=0, n_startup_trials=2, xi=[0.5, 0.0, 0.1], n_candidates=16, n_local_starts=0
     )
