@@ -1,8 +1,8 @@
 """GP-PI: Bayesian optimisation with the Probability-of-Improvement acquisition (thesis §3.2.2).
 
-Split as Optuna splits its GP (``optuna/_gp/``): `search_space` (parameters to the unit cube and
-back), `gp` (the surrogate and its fit), `acqf` (PI, Eq. 3.1), `optim` (the acquisition's
-optimiser), and `sampler`, which joins them into an Optuna sampler.
+Split as Optuna splits its GP (``optuna/_gp/``): `search_space` (parameters as points of a box),
+`gp` (the surrogate and its fit), `acqf` (PI, Eq. 3.1), `optim` (the acquisition's optimiser),
+`thread_limiting`, and `sampler`, which joins them into an Optuna sampler.
 """
 
 from __future__ import annotations

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import torch
+
+    from green_ai.samplers._gp_pi.gp import Posterior
 
 __all__ = ["log_pi", "probability_of_improvement"]
 
@@ -24,30 +27,24 @@ def probability_of_improvement(
     """
     import torch
 
-    # exp(log Φ) keeps the lower tail, where torch's ndtr rounds to 0 (Φ(-9.5) ≈ 1e-21).
-    return torch.special.log_ndtr(improvement_z(mean, std, best, xi, maximize=maximize)).exp()
-
-
-def improvement_z(
-    mean: torch.Tensor, std: torch.Tensor, best: float, xi: float, *, maximize: bool
-) -> torch.Tensor:
     gap = mean - best - xi if maximize else best - mean - xi
-    return gap / std.clamp_min(_MIN_STD)
+    # exp(log Φ) keeps the lower tail, where torch's ndtr rounds to 0 (Φ(-9.5) ≈ 1e-21).
+    return torch.special.log_ndtr(gap / std.clamp_min(_MIN_STD)).exp()
 
 
-def log_pi(model: Any, best: float, xi: float) -> Any:
-    """``x ↦ log PI(x)`` of the fitted ``model`` (a GP of the maximised, standardised objective).
+def log_pi(posterior: Posterior, best: float, xi: float) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``x ↦ log PI(x) = log Φ((μ(x) − f(x⁺) − ξ) / σ(x))`` for ``posterior``, a GP of the
+    maximised, standardised objective (Eq. 3.2 is Eq. 3.1 applied to −f); ``x`` is n × d.
 
-    log PI has the same maximiser as PI and keeps a gradient where PI underflows to zero far
-    from the incumbent.
+    This is BoTorch's ``LogProbabilityOfImprovement`` with ``best_f = f(x⁺) + ξ`` (a test holds
+    them equal), on the cheaper `Posterior`. The logarithm has the same maximiser as PI and
+    keeps a gradient far from the incumbent, where PI itself underflows to 0.
     """
     import torch
 
     def acquisition(x: torch.Tensor) -> torch.Tensor:
-        posterior = model.posterior(x)
-        mean = posterior.mean.squeeze(-1)
-        # Clamped above zero so sqrt keeps a finite gradient where the GP is certain.
-        sd = posterior.variance.clamp_min(_MIN_STD**2).sqrt().squeeze(-1)
-        return torch.special.log_ndtr(improvement_z(mean, sd, best, xi, maximize=True))
+        mean, var = posterior(x)
+        std = var.clamp_min(_MIN_STD**2).sqrt()
+        return torch.special.log_ndtr((mean - best - xi) / std)
 
     return acquisition

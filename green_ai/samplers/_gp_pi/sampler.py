@@ -15,10 +15,10 @@ from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from green_ai.samplers._gp_pi import acqf, gp, optim
-from green_ai.samplers._gp_pi.search_space import from_unit, is_modelled, to_unit
+from green_ai.samplers._gp_pi.search_space import SearchSpace, is_modelled
+from green_ai.samplers._gp_pi.thread_limiting import limit_threads
 
 if TYPE_CHECKING:
-    import torch
     from botorch.models import SingleTaskGP
     from optuna.study import Study
 
@@ -38,21 +38,28 @@ class GPPISampler(BaseSampler):
 
     Each round after ``n_startup_trials`` random ones:
 
-    1. the numeric parameters of the completed trials are mapped to the unit cube (log-scaled
-       parameters in log space) and their objective values standardised;
-    2. a BoTorch ``SingleTaskGP`` with a Matérn-5/2 kernel, one length scale per dimension
-       (log-normal prior scaled with the dimension, Hvarfner et al. 2024) and a Gaussian noise
-       term is fitted by maximising the marginal likelihood: repeated trainings make every
-       accuracy noisy;
-    3. as in Algorithm 1, ``n_candidates`` uniform random points are scored with
-       ``PI(x) = Φ((μ(x) − f(x⁺) − ξ) / σ(x))`` (Eq. 3.1; Eq. 3.2 for minimising studies) and the
-       best few, with the best observed point, are refined by L-BFGS-B; the highest PI wins.
-       Ranking and refinement use log PI, which has the same maximiser and keeps a gradient
-       where PI underflows to zero far from the incumbent.
+    1. the parameters of the completed trials become points of a box (numeric ones in [0, 1],
+       log-scaled ones in log space, integers padded half a step at each end so that every
+       value owns an equal share; categories as their index) and the objective values are
+       standardised;
+    2. a BoTorch ``SingleTaskGP`` (Matérn-5/2 with one length scale per numeric dimension,
+       log-normal prior scaled with the dimension as in Hvarfner et al. 2024, times a
+       categorical kernel; Gaussian noise, since repeated trainings make every accuracy noisy)
+       is fitted by maximising the marginal likelihood;
+    3. trials still RUNNING with all their parameters set join the GP as if they had returned
+       the mean of the observed values (a constant liar), so parallel workers spread out;
+    4. as in Algorithm 1, ``n_candidates`` random points are scored with
+       ``PI(x) = Φ((μ(x) − f(x⁺) − ξ) / σ(x))`` (Eq. 3.1; Eq. 3.2 for minimising studies) and
+       the best few, with the best observed point, are refined: L-BFGS-B on the continuous
+       coordinates, every value tried on the discrete ones. The highest PI wins. Ranking and
+       refinement use log PI, which has the same maximiser and keeps a gradient where PI
+       underflows to zero far from the incumbent.
 
-    Parameters the GP cannot model (categoricals, and parameters not present in every
-    completed trial) are drawn by ``independent_sampler``. Failed and pruned trials are ignored.
-    Multi-objective studies are refused with ``ValueError``.
+    The GP work runs with one torch and one BLAS thread whatever the process's settings
+    (threads only add contention on matrices this small). Parameters not present in every
+    completed trial with the same distribution are drawn by ``independent_sampler``. Failed and
+    pruned trials are ignored. Multi-objective studies are refused with ``ValueError`` when the
+    study asks for its first trial, and that trial is marked failed.
 
     Example:
         .. code-block:: python
@@ -73,8 +80,8 @@ class GPPISampler(BaseSampler):
             values explore more. A sequence of margins is a schedule: GP rounds cycle through
             it, so wide rounds go on exploring while narrow ones refine the incumbent.
         n_candidates: Random candidate points scored per round (Algorithm 1's N).
-        n_local_starts: How many of the best candidates L-BFGS-B refines, besides the best
-            observed point; 0 keeps Algorithm 1's plain random candidates.
+        n_local_starts: How many of the best candidates are refined, besides the best observed
+            point; 0 keeps Algorithm 1's plain random candidates.
 
     The same seed and the same trials give the same suggestions: each trial draws from a
     generator seeded by ``seed`` and the trial's number, so a resumed study does not repeat the
@@ -109,9 +116,11 @@ class GPPISampler(BaseSampler):
         self._n_local_starts = n_local_starts
         self._search_space = IntersectionSearchSpace()
         self._warned_independent: set[str] = set()
-        # Kernel and noise hyperparameters of the last fit, per input dimension: the next fit
-        # starts from them (one more point rarely moves them far), which makes it much shorter.
-        self._last_fit: dict[int, dict[str, torch.Tensor]] = {}
+        # Hyperparameters of the last fit per kind of box (dimension, categorical dimensions):
+        # the next fit starts from them, which makes it much shorter.
+        self._last_fit: dict[tuple[int, tuple[int, ...]], gp.Hyperparameters] = {}
+        # The last fitted GP and the data it saw: parallel workers asking before anyone told
+        # (or a trial asked again) reuse it.
         self._last_model: tuple[tuple[bytes, bytes], SingleTaskGP] | None = None
 
     def reseed_rng(self) -> None:
@@ -138,31 +147,43 @@ class GPPISampler(BaseSampler):
         # One generator per trial number: a resumed study (same seed) continues with fresh
         # draws instead of repeating the first rounds, and parallel workers do not collide.
         rng = np.random.default_rng([self._base_seed, trial.number])
-        # A caller may pass any search space, not only `infer_relative_search_space`'s (Optuna's
-        # sampler test suite passes categoricals): what the GP does not model is drawn apart.
-        modelled = {n: d for n, d in search_space.items() if is_modelled(d)}
-        params: dict[str, Any] = {
-            name: self._independent_sampler.sample_independent(study, trial, name, dist)
-            for name, dist in search_space.items()
-            if name not in modelled
+        # A caller may pass any search space, not only `infer_relative_search_space`'s: a
+        # parameter with a single value is left to the independent sampler, which returns it.
+        fixed = {n: d for n, d in search_space.items() if not is_modelled(d)}
+        params = {
+            n: self._independent_sampler.sample_independent(study, trial, n, d)
+            for n, d in fixed.items()
         }
-        if not modelled:
+        search_space = {n: d for n, d in search_space.items() if n not in fixed}
+        if not search_space:
             return params
-        names = list(modelled)
-        complete = [
-            t
-            for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-            if all(n in t.params for n in names)
-        ]
-        if len(complete) < max(self._n_startup_trials, 1):
-            unit = rng.uniform(size=len(names))
-        else:
-            X = np.array([[to_unit(t.params[n], modelled[n]) for n in names] for t in complete])
-            y = np.array([t.value for t in complete], dtype=float)
-            maximize = study.direction == StudyDirection.MAXIMIZE
-            unit = self._suggest_unit(np.clip(X, 0.0, 1.0), y, maximize, rng)
-        params.update({n: from_unit(float(unit[i]), modelled[n]) for i, n in enumerate(names)})
+        params.update(self._sample_modelled(study, trial, search_space, rng))
         return params
+
+    def _sample_modelled(
+        self,
+        study: Study,
+        trial: FrozenTrial,
+        search_space: dict[str, BaseDistribution],
+        rng: np.random.Generator,
+    ) -> dict[str, Any]:
+        space = SearchSpace(search_space)
+        complete = _trials_with(study, (TrialState.COMPLETE,), search_space)
+        if len(complete) < max(self._n_startup_trials, 1):
+            return space.decode(space.sample(1, rng)[0])
+
+        X = np.array([space.encode(t.params) for t in complete])
+        y = np.array([t.value for t in complete], dtype=float)
+        running = [
+            t
+            for t in _trials_with(study, (TrialState.RUNNING,), search_space)
+            if t.number != trial.number
+        ]
+        X_pending = np.array([space.encode(t.params) for t in running]).reshape(-1, space.dim)
+        maximize = study.direction == StudyDirection.MAXIMIZE
+        with limit_threads():
+            x = self._suggest(space, X, y if maximize else -y, X_pending, rng)
+        return space.decode(x)
 
     def sample_independent(
         self,
@@ -178,7 +199,7 @@ class GPPISampler(BaseSampler):
             and is_modelled(param_distribution)
             and param_name not in self._warned_independent
         ):
-            # A numeric parameter missing from the GP (e.g. a conditional one) is worth a note.
+            # A parameter missing from the GP (e.g. a conditional one) is worth a note.
             self._warned_independent.add(param_name)
             _logger.info(
                 f"GPPISampler draws {param_name!r} independently: it is not in every completed "
@@ -189,6 +210,13 @@ class GPPISampler(BaseSampler):
         )
 
     def before_trial(self, study: Study, trial: FrozenTrial) -> None:
+        # Optuna calls this inside `ask()`, just after storing the new trial as RUNNING; its
+        # own single-objective samplers refuse later, at the first suggestion, which leaves
+        # that trial RUNNING outside `optimize`. Here the trial is failed before `ask()` raises,
+        # so a study loop never holds a trial that nothing will finish.
+        if len(study.directions) > 1:
+            study._storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
+            _refuse_multi_objective(study)
         self._independent_sampler.before_trial(study, trial)
 
     def after_trial(
@@ -200,47 +228,69 @@ class GPPISampler(BaseSampler):
     ) -> None:
         self._independent_sampler.after_trial(study, trial, state, values)
 
-    def _suggest_unit(
-        self, X: np.ndarray, y: np.ndarray, maximize: bool, rng: np.random.Generator
+    def _suggest(
+        self,
+        space: SearchSpace,
+        X: np.ndarray,
+        signed: np.ndarray,
+        X_pending: np.ndarray,
+        rng: np.random.Generator,
     ) -> np.ndarray:
-        """Fit the GP on (X, y) in the unit cube and return the PI maximiser found."""
+        """Fit the GP on the points ``X`` and values ``signed`` (to maximise); the PI maximiser."""
         import torch
 
-        # Work on maximisation internally; Eq. 3.2 is Eq. 3.1 applied to −f.
-        signed = y if maximize else -y
         # Infinite values (allowed by Optuna) would wreck standardisation: cap them at the
         # finite extremes.
         finite = signed[np.isfinite(signed)]
         if finite.size == 0:
-            return np.asarray(rng.uniform(size=X.shape[1]))
+            return space.sample(1, rng)[0]
         signed = np.clip(signed, finite.min(), finite.max())
-        std = signed.std()
+        # n − 1, as BoTorch's check of standardised outputs counts it.
+        std = signed.std(ddof=1) if len(signed) > 1 else 0.0
         Y = (signed - signed.mean()) / (std if std > 0 else 1.0)
-        best = float(Y.max())
         # The schedule advances with the data, so the same trials give the same margin.
         xi = self._xis[len(Y) % len(self._xis)]
 
         fit_seed = int(rng.integers(2**31 - 1))
         key = (X.tobytes(), Y.tobytes())
+        kind = (space.dim, tuple(space.cat_dims))
         if self._last_model is not None and self._last_model[0] == key:
-            # Same data as the last round (parallel workers asking before anyone told).
             model = self._last_model[1]
         else:
             with torch.random.fork_rng(devices=[]):
+                # BoTorch redraws hyperparameters from their priors when a fit fails.
                 torch.manual_seed(fit_seed)
                 model = gp.fit_gp(
-                    torch.tensor(X), torch.tensor(Y).unsqueeze(-1), self._last_fit.get(X.shape[1])
+                    torch.from_numpy(X),
+                    torch.from_numpy(Y).unsqueeze(-1),
+                    space.cat_dims,
+                    self._last_fit.get(kind),
                 )
-            self._last_fit[X.shape[1]] = gp.hyperparameters(model)
+            self._last_fit[kind] = gp.hyperparameters(model)
             self._last_model = (key, model)
+        # Pending trials "return" the mean of the standardised values, 0.
+        posterior = gp.Posterior(
+            model, torch.from_numpy(X_pending), torch.zeros(len(X_pending), dtype=torch.float64)
+        )
         return optim.maximise(
-            acqf.log_pi(model, best, xi),
+            acqf.log_pi(posterior, best=float(Y.max()), xi=xi),
+            space,
             rng,
-            dim=X.shape[1],
             n_candidates=self._n_candidates,
             n_local_starts=self._n_local_starts,
             warm_starts=X[[int(np.argmax(Y))]],
         )
+
+
+def _trials_with(
+    study: Study, states: tuple[TrialState, ...], search_space: dict[str, BaseDistribution]
+) -> list[FrozenTrial]:
+    """Trials in ``states`` that hold every parameter of ``search_space`` with its distribution."""
+    return [
+        t
+        for t in study.get_trials(deepcopy=False, states=states)
+        if all(t.distributions.get(n) == d for n, d in search_space.items())
+    ]
 
 
 def _refuse_multi_objective(study: Study) -> None:
