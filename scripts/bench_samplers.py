@@ -214,7 +214,7 @@ def main() -> None:
     parser.add_argument("--strategies", nargs="+", default=list(STRATEGIES), choices=STRATEGIES)
     parser.add_argument("--timing-trials", type=int, nargs="+", default=[27, 64, 256])
     parser.add_argument("--timing-spaces", nargs="+", default=["adam3", "adam5"])
-    parser.add_argument("--timing-repeats", type=int, default=5)
+    parser.add_argument("--timing-repeats", type=int, default=9)
     parser.add_argument("--no-timing", action="store_true")
     parser.add_argument("--no-search", action="store_true")
     parser.add_argument("--jobs", type=int, default=1, help="studies run in parallel")

@@ -66,7 +66,7 @@ def test_warm_start_reaches_the_same_fit(mocker: MockerFixture) -> None:
 
 
 def test_only_the_optimiser_warning_of_the_fit_is_silenced(mocker: MockerFixture) -> None:
-    def fit(mll: object) -> object:
+    def fit(mll: object, **kwargs: object) -> object:
         warnings.warn("ABNORMAL_TERMINATION_IN_LNSRCH", OptimizationWarning, stacklevel=1)
         warnings.warn("something else", UserWarning, stacklevel=1)
         return mll
