@@ -98,7 +98,7 @@ class Posterior:
         self._X = X
         self._mean = model.mean_module.constant.detach()
         noise = model.likelihood.noise.detach()
-        K = self._dense(self._kernel(X, X)) + noise * torch.eye(len(X), dtype=X.dtype)
+        K = self._k(X, X) + noise * torch.eye(len(X), dtype=X.dtype)
         with warnings.catch_warnings():
             # Where K is not numerically positive definite (points tried twice with a tiny
             # fitted noise) GPyTorch adds jitter to its diagonal and says so; the factor is
@@ -112,20 +112,23 @@ class Posterior:
         import torch
         from gpytorch import settings
 
-        k = self._dense(self._kernel(x, self._X))  # n × N
+        k = self._k(x, self._X)  # n × N
         mean = self._mean + k @ self._alpha
         v = torch.linalg.solve_triangular(self._L, k.transpose(-1, -2), upper=False)
-        prior = self._dense(self._kernel(x, x, diag=True))
+        prior = self._k(x, x, diag=True)
         # Rounding leaves tiny or negative variances next to observed points; floor them where
         # GPyTorch does (1e-10 in double precision), which it would do with a warning.
         floor = settings.min_variance.value(x.dtype)
         return mean, (prior - (v * v).sum(-2)).clamp_min(floor)
 
-    @staticmethod
-    def _dense(value: object) -> torch.Tensor:
+    def _k(self, x1: torch.Tensor, x2: torch.Tensor, diag: bool = False) -> torch.Tensor:
+        """The kernel matrix (or its diagonal), evaluated at once: GPyTorch's lazy kernel
+        tensors cost twice as much per call on matrices this small."""
+        from gpytorch.settings import lazily_evaluate_kernels
         from linear_operator import to_dense
 
-        return to_dense(value)  # type: ignore[arg-type]
+        with lazily_evaluate_kernels(False):
+            return to_dense(self._kernel(x1, x2, diag=diag))
 
 
 def _frozen(model: SingleTaskGP) -> SingleTaskGP:
