@@ -7,23 +7,39 @@ python -m green_ai.infer mode=recommend recommend.limit_s=0.5   # simulator, §4
 
 from __future__ import annotations
 
-import sys
-
 import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from green_ai.config.hydra_app import fail, run_app
+from green_ai.config.store import register_configs
 from green_ai.errors import UserError
+
+register_configs()
+
+
+def preflight(cfg: DictConfig, *, multirun: bool) -> None:
+    """A job's settings, checked before Hydra writes anything (no device is touched)."""
+    from green_ai.inference.settings import checked_config
+
+    checked_config(cfg)
 
 
 @hydra.main(config_path="../conf", config_name="infer", version_base="1.3")
-def main(cfg: DictConfig) -> None:
+def _main(cfg: DictConfig) -> None:
     from green_ai.inference import run_inference
 
     try:
         run_inference(cfg)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
+    except UserError as err:
+        if HydraConfig.get().mode == RunMode.MULTIRUN:
+            raise  # the sweep hands it back and ends on one line too
+        fail(str(err))
+
+
+def main() -> None:
+    run_app(_main)
 
 
 if __name__ == "__main__":

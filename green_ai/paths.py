@@ -15,5 +15,5 @@ def launch_dir() -> str:
         from hydra.utils import get_original_cwd
 
         return get_original_cwd()
-    except ValueError:  # not inside a Hydra app (tests, library use)
+    except (ImportError, ValueError):  # not inside a Hydra app (tests, library use, no Hydra)
         return os.getcwd()

@@ -3,23 +3,50 @@
     python -m green_ai.train -m net=simplecnn conv=1,4 relu=0,1
 
 The Hydra function is a thin shell: `train(cfg)` does the work, so tests call it directly.
+Every job's settings are checked by `preflight` before Hydra writes anything.
 """
 
 from __future__ import annotations
 
 import logging
-import sys
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from green_ai.config.hydra_app import fail, run_app
+from green_ai.config.store import register_configs, train_settings
+from green_ai.config.train import TrainConfig
 from green_ai.errors import UserError
-from green_ai.search import StudyOutcome, run_study
+from green_ai.search import (
+    StudyOutcome,
+    check_feasible,
+    check_stores,
+    prepare_stores,
+    run_study,
+)
 
 log = logging.getLogger("green_ai")
 
+register_configs()
 
-def train(cfg: DictConfig) -> StudyOutcome:
+
+def preflight(cfg: DictConfig, *, multirun: bool) -> None:
+    """A job's settings, checked before it starts: values, the net against the data, and
+    that the study database and MLflow store answer."""
+    settings = train_settings(cfg)
+    check_feasible(settings)
+    check_stores(settings)
+
+
+def prepare(cfg: DictConfig, *, multirun: bool) -> None:
+    """Before a sweep's jobs start together: create the stores they share, once."""
+    if multirun:
+        prepare_stores(train_settings(cfg))
+
+
+def train(cfg: TrainConfig | DictConfig) -> StudyOutcome:
     """Run or resume the study described by a composed config; return its outcome."""
     outcome = run_study(cfg)
     best = "n/a" if outcome.best_accuracy is None else f"{outcome.best_accuracy:.4f}"
@@ -36,12 +63,17 @@ def train(cfg: DictConfig) -> StudyOutcome:
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
-def main(cfg: DictConfig) -> float | None:
+def _main(cfg: DictConfig) -> float | None:
     try:
         return train(cfg).best_accuracy
     except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+        if HydraConfig.get().mode == RunMode.MULTIRUN:
+            raise  # the launcher hands it back to the sweep, which ends on one line too
+        fail(str(err))
+
+
+def main() -> None:
+    run_app(_main)
 
 
 if __name__ == "__main__":

@@ -19,15 +19,11 @@ import statistics
 import sys
 import time
 import types
-from pathlib import Path
 
 import torch
-from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from green_ai.energy import build_meter
-
-CONF = Path(__file__).resolve().parents[1] / "conf" / "energy" / "nvml.yaml"
+from green_ai.energy import EnergyConfig, build_meter
 
 
 class _NVMLError(Exception):
@@ -107,9 +103,7 @@ def main(argv: list[str] | None = None) -> None:
     calls = None
     if not args.real:
         sys.modules["pynvml"], calls = fake_pynvml()
-    cfg = OmegaConf.load(CONF)
-    assert isinstance(cfg, DictConfig)
-    cfg.merge_with({"interval_s": args.interval_s, "counter": False, "devices": [0]})
+    cfg = EnergyConfig(backend="nvml", interval_s=args.interval_s, counter=False, devices=[0])
 
     n = args.steps * args.batch_size
     x, y = torch.randn(n, 1, 28, 28), torch.randint(0, 10, (n,))

@@ -1,28 +1,38 @@
-"""How well does the what-if simulator predict real runs? Profile once, then compare.
+"""How well does the what-if simulator predict real runs? Profile, run, predict, compare.
 
-    python scripts/bench_simulator.py                      # shufflenet_v2_x1_0, 64 px, CPU
+    python scripts/bench_simulator.py                   # shufflenet_v2_x1_0, 64 px, 1 CPU thread
     python scripts/bench_simulator.py --model alexnet --image-size 96 --requests 1024
 
-Measures the model's profile (`mode=profile`), then for every frequency × batching policy runs
-the stream for real (`mode=run`, into a throw-away MLflow store) and predicts it
-(`mode=simulate`), and prints the relative error of each metric. Energy comes from the
-configured meter (`--energy`, `estimate` on a machine without sensors). Results: see
-docs/bench-inference.md.
+Works in `--rounds` rounds. Each round measures the model's profile (`mode=profile`), then
+serves the stream for real once per frequency × batching policy (`mode=run`, into a throw-away
+MLflow store), then predicts each run from that round's profile (`mode=simulate`): a profile
+is meant to be measured on the machine in the state that will serve. Prints, per
+configuration, the relative error of the prediction, (predicted - real) / real, averaged over
+the rounds, and two noise floors: how far the same real run repeated in other rounds falls
+apart ((max - min) / mean of the real runs), and how far the predictions of the rounds'
+profiles do. Frequency `near` is 90% of the rate that one request at a time keeps up with
+(0.9 / the first profile's service time of a batch of one): greedy batching's hardest case.
+Energy comes from the configured meter (`--energy`; `estimate` where there is no sensor).
+Results: docs/bench-inference.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
+import platform
+import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig
 
-from green_ai.inference import run_inference
+from green_ai.inference import Profile, run_inference
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 POLICIES = {
@@ -31,13 +41,12 @@ POLICIES = {
     "greedy": ["batching=greedy"],
     "timeout-32-0.25s": ["batching=timeout", "batch_size=32", "batching.max_delay_s=0.25"],
 }
-METRICS = [
-    "response_p50_s",
-    "response_p99_s",
-    "response_max_s",
-    "batch_size_mean",
-    "energy_per_image_j",
-]
+METRICS = {
+    "response_p50_s": "p50",
+    "response_p99_s": "p99",
+    "response_max_s": "max",
+    "energy_per_image_j": "energy/image",
+}
 
 
 def _cfg(overrides: list[str]) -> DictConfig:
@@ -46,21 +55,27 @@ def _cfg(overrides: list[str]) -> DictConfig:
         return compose(config_name="infer", overrides=overrides)
 
 
-def _error(predicted: float | None, real: float | None) -> str:
-    if predicted is None or real is None:
+def _relative(value: float | None, reference: float | None) -> float | None:
+    if value is None or reference is None or reference == 0:
+        return None
+    return (value - reference) / reference
+
+
+def _pct(value: float | None, signed: bool = True) -> str:
+    if value is None:
         return "n/a"
-    if real == 0:
-        return f"{predicted - real:+.3g}"
-    return f"{(predicted - real) / real:+.1%}"
+    return f"{value:+.1%}" if signed else f"{value:.1%}"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--model", default="shufflenet_v2_x1_0")
     parser.add_argument("--image-size", type=int, default=64)
     parser.add_argument("--requests", type=int, default=512)
-    parser.add_argument("--frequencies", default="16,64")
+    parser.add_argument("--frequencies", default="16,near", help="numbers, or near")
     parser.add_argument("--policies", default=",".join(POLICIES))
+    parser.add_argument("--rounds", type=int, default=2, help="profile + real runs, repeated")
+    parser.add_argument("--sizes", default="1,2,4,8,16,32,64", help="profiled batch sizes")
     parser.add_argument("--energy", default="estimate")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (CPU)")
@@ -75,41 +90,98 @@ def main() -> None:
         f"energy={args.energy}",
         f"device={args.device}",
         f"cpu_threads={args.threads}",
-        "warmup.batches=16",
-        "warmup.batch_size=8",
-        f"profile.path={work}/profile.json",
-        "profile.batch_sizes=[1,2,4,8,16,32,64,128]",
+        f"profile.batch_sizes=[{args.sizes}]",
         "profile.min_time_s=0.5",
+        "profile.pauses_s=[0.02,0.2,1.0,2.0]",  # the longest gap here: fixed-32 at 16/s
         f"tracking.uri=sqlite:///{work}/mlflow.db",
     ]
-    t = time.perf_counter()
-    run_inference(_cfg([*base, "mode=profile"]))
-    print(f"profiled in {time.perf_counter() - t:.1f} s\n")
+    started = time.perf_counter()
+    frequencies: list[str] = []
+    results: dict[tuple[str, str], list[tuple[dict[str, Any], dict[str, Any]]]] = {}
+    for r in range(args.rounds):
+        profile = [f"profile.path={work}/profile-{r}.json"]
+        t = time.perf_counter()
+        run_inference(_cfg([*base, *profile, "mode=profile"]))
+        print(f"round {r + 1}: profiled in {time.perf_counter() - t:.0f} s\n")
+        if not frequencies:
+            service_1 = Profile.load(f"{work}/profile-0.json").service_time(1)
+            frequencies = [
+                f"{0.9 / service_1:.0f}" if f == "near" else f for f in args.frequencies.split(",")
+            ]
+        configs = [(f, name) for f in frequencies for name in args.policies.split(",")]
+        real = {
+            (f, n): run_inference(_cfg([*base, *profile, f"frequency={f}", *POLICIES[n]]))
+            for f, n in configs
+        }
+        for f, n in configs:
+            overrides = [*base, *profile, f"frequency={f}", *POLICIES[n], "mode=simulate"]
+            predicted = run_inference(_cfg(overrides))
+            results.setdefault((f, n), []).append((real[(f, n)], predicted))
+    _report(args, results, time.perf_counter() - started)
 
-    rows = []
-    for frequency in args.frequencies.split(","):
-        for name in args.policies.split(","):
-            overrides = [*base, f"frequency={frequency}", *POLICIES[name]]
-            real = run_inference(_cfg([*overrides, "mode=run"]))
-            t = time.perf_counter()
-            predicted = run_inference(_cfg([*overrides, "mode=simulate"]))
-            simulated_s = time.perf_counter() - t
-            rows.append((frequency, name, real, predicted, simulated_s))
 
-    print(f"\n{args.model} at {args.image_size} px, {args.requests} requests, {args.device}")
-    print("relative error of the prediction, (predicted - real) / real:")
-    header = f"{'freq':>5} {'policy':18s}" + "".join(f" {m:>19s}" for m in METRICS)
-    print(header + f" {'simulate_s':>10s}")
-    for frequency, name, real, predicted, simulated_s in rows:
-        cells = "".join(f" {_error(predicted.get(m), real.get(m)):>19s}" for m in METRICS)
-        print(f"{frequency:>5} {name:18s}{cells} {simulated_s:10.3f}")
-    print("\nreal / predicted values:")
-    for frequency, name, real, predicted, _ in rows:
-        pairs = ", ".join(
-            f"{m} {real.get(m, float('nan')):.4g}/{predicted.get(m, float('nan')):.4g}"
-            for m in METRICS
+def _report(
+    args: argparse.Namespace,
+    results: dict[tuple[str, str], list[tuple[dict[str, Any], dict[str, Any]]]],
+    elapsed: float,
+) -> None:
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(
+        f"\n{args.model} at {args.image_size} px, {args.requests} requests, {args.device}, "
+        f"{args.threads} thread(s), energy={args.energy}, {args.rounds} rounds; "
+        f"{platform.node()}, {os.cpu_count()} cores, load {load:.1f} at the end, "
+        f"{elapsed:.0f} s in all"
+    )
+    print("error of the prediction, (predicted - real) / real, mean over the rounds;")
+    print("in brackets the noise floors, (max - min) / mean over the rounds, of the real runs")
+    print("and of the predictions:")
+    print(f"{'freq':>5} {'policy':18s}" + "".join(f" {m:>27s}" for m in METRICS.values()))
+    worst: dict[tuple[str, str], float] = {}
+    for (frequency, name), pairs in results.items():
+        cells = []
+        for metric in METRICS:
+            real = [r[metric] for r, _ in pairs if r.get(metric) is not None]
+            predicted = [p[metric] for _, p in pairs if p.get(metric) is not None]
+            errors = [
+                e for r, p in pairs if (e := _relative(p.get(metric), r.get(metric))) is not None
+            ]
+            error = statistics.mean(errors) if errors else None
+            cells.append(
+                f"{_pct(error)} [{_pct(_spread(real), False)} {_pct(_spread(predicted), False)}]"
+            )
+            if error is not None:
+                kind = name.split("-")[0]
+                worst[(kind, metric)] = max(worst.get((kind, metric), 0.0), abs(error))
+        print(f"{frequency:>5} {name:18s}" + "".join(f" {c:>27s}" for c in cells))
+    print("largest |error| per policy and metric:")
+    for kind in dict.fromkeys(k for k, _ in worst):
+        print(
+            f"  {kind:8s} "
+            + ", ".join(
+                f"{label} {worst[(kind, m)]:.1%}"
+                for m, label in METRICS.items()
+                if (kind, m) in worst
+            )
         )
-        print(f"{frequency:>5} {name:18s} {pairs}")
+    print("\nreal / predicted, each round:")
+    for (frequency, name), pairs in results.items():
+        cells = []
+        for metric, label in {**METRICS, "batch_size_mean": "mean batch"}.items():
+            cells.append(
+                f"{label} "
+                + " ".join(f"{_g(r.get(metric))}/{_g(p.get(metric))}" for r, p in pairs)
+            )
+        print(f"{frequency:>5} {name:18s} " + "; ".join(cells))
+
+
+def _spread(values: list[float]) -> float | None:
+    if len(values) < 2 or statistics.mean(values) == 0:
+        return None
+    return (max(values) - min(values)) / statistics.mean(values)
+
+
+def _g(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4g}"
 
 
 if __name__ == "__main__":

@@ -17,6 +17,11 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, open_dict
 
+from green_ai.config.store import register_configs
+
+# conf/*.yaml name the typed schemas; the apps register them at import, tests here.
+register_configs()
+
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
 

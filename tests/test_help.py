@@ -19,6 +19,7 @@ GROUPS = {
     "train": {"dataset", "net", "search", "hparams", "energy", "tracking", "+experiment"},
     "infer": {"model", "batching", "energy", "tracking", "+experiment"},
     "report": {"tracking"},
+    "measure": {"energy", "tracking"},
 }
 
 

@@ -1,69 +1,47 @@
-"""Runs of one MLflow experiment as pandas frames (names: docs/architecture.md).
+"""Runs of one MLflow experiment as the report's frames (names: docs/architecture.md).
 
-One `mlflow.search_runs` call brings every run, nested ones included; per-step metrics
-(`rep_energy_j`, ...) come from the client's metric history only where a table needs them.
+One `mlflow.search_runs` call brings every run, nested ones included; per-repetition metrics
+(`rep_energy_net_j`, ...) come from the client's metric history only for the rounds a table
+needs.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from omegaconf import DictConfig
 
+from green_ai.analysis.runs import (
+    COUNTED_STATES,
+    INFERENCE_COLUMNS,
+    INFERENCE_METRICS,
+    INFERENCE_PARAMS,
+    REP_KEYS,
+    ROUND_COLUMNS,
+    ROUND_METRICS,
+    STUDY_COLUMNS,
+    Runs,
+    empty,
+)
 from green_ai.errors import UserError
 from green_ai.tracking import KIND_INFERENCE, KIND_TRAIN_ROUND, KIND_TRAIN_STUDY
 
 KIND_TAG = "tags.green_ai.kind"
 PARENT_TAG = "tags.mlflow.parentRunId"
 
-STUDY_PARAMS = (
-    "net",
-    "conv",
-    "linear",
-    "relu",
-    "dataset",
-    "search",
-    "hparams",
-    "epochs",
-    "rounds",
-    "repetitions",
-    "batch_size",
-    "seed",
-)
-INFERENCE_PARAMS = (
-    "model",
-    "frequency",
-    "arrivals",
-    "batching",
-    "batch_size",
-    "max_batch",
-    "max_delay_s",
-)
-INFERENCE_METRICS = (
-    "energy_per_image_j",
-    "energy_j",
-    "response_max_s",
-    "batch_size_mean",
-    "power_peak_w_mean",
-)
+STUDY_PARAMS = [c for c in STUDY_COLUMNS if c not in ("study_name", "pruner", "energy_kind")]
+NUMERIC_STUDY_PARAMS = ("conv", "linear", "relu", "epochs", "rounds", "repetitions", "batch_size")
 
 
-@dataclass(frozen=True)
-class Runs:
-    """The experiment split by the `green_ai.kind` tag; columns are bare names."""
-
-    experiment: str
-    studies: pd.DataFrame  # one row per study (parent runs merged by study name)
-    rounds: pd.DataFrame  # one row per (study, round), the study's params joined in
-    inference: pd.DataFrame
-    untagged: int  # runs without a known kind, left out
+def load_experiment(uri: str | None, experiment: str) -> Runs:
+    """Every run of an existing experiment, split into studies, rounds and inference runs."""
+    experiment_id = open_experiment(uri, experiment)
+    return split_runs(search_all(experiment_id), experiment)
 
 
-def open_experiment(tracking_cfg: DictConfig) -> str:
+def open_experiment(uri: str | None, experiment: str) -> str:
     """Point MLflow at the store and return the id of an existing experiment.
 
     Unlike training, the report never creates a store or an experiment: a typo must fail
@@ -73,24 +51,23 @@ def open_experiment(tracking_cfg: DictConfig) -> str:
 
     from green_ai.tracking.mlflow_setup import resolve_uri
 
-    uri = resolve_uri(tracking_cfg.get("uri"))
+    resolved = resolve_uri(uri)
     prefix = "sqlite:///"
-    if uri.startswith(prefix) and not Path(uri[len(prefix) :]).exists():
+    if resolved.startswith(prefix) and not Path(resolved[len(prefix) :]).exists():
         raise UserError(
-            f"no MLflow store at {uri[len(prefix) :]}: run training or inference first, "
-            "or point tracking.uri (or MLFLOW_TRACKING_URI) at the store"
+            f"no MLflow store at {resolved[len(prefix) :]}: run training or inference first, "
+            "point tracking.uri (or MLFLOW_TRACKING_URI) at the store, or give input=FILE.csv"
         )
-    mlflow.set_tracking_uri(uri)
-    name = str(tracking_cfg.experiment)
-    experiment = mlflow.get_experiment_by_name(name)
-    if experiment is None:
+    mlflow.set_tracking_uri(resolved)
+    found = mlflow.get_experiment_by_name(experiment)
+    if found is None:
         names = sorted(e.name for e in mlflow.search_experiments())
         raise UserError(
-            f"no experiment named {name!r} in {uri}; experiments there: "
+            f"no experiment named {experiment!r} in {resolved}; experiments there: "
             + (", ".join(names) if names else "none")
             + " (choose one with tracking.experiment=NAME)"
         )
-    return str(experiment.experiment_id)
+    return str(found.experiment_id)
 
 
 def search_all(experiment_id: str) -> pd.DataFrame:
@@ -104,16 +81,24 @@ def search_all(experiment_id: str) -> pd.DataFrame:
 
 def split_runs(raw: pd.DataFrame, experiment: str) -> Runs:
     """Studies, rounds and inference runs with bare, typed columns."""
+    source = f"experiment `{experiment}`"
     if raw.empty or KIND_TAG not in raw.columns:
-        empty = pd.DataFrame()
-        return Runs(experiment, empty, empty, empty, len(raw))
+        frames = (empty(STUDY_COLUMNS), empty(ROUND_COLUMNS), empty(INFERENCE_COLUMNS))
+        return Runs(source, *frames, rep_metrics=_rep_metrics, untagged=len(raw))
     kind = raw[KIND_TAG]
     parents = raw[kind == KIND_TRAIN_STUDY]
     children = raw[kind == KIND_TRAIN_ROUND]
-    infer = raw[kind == KIND_INFERENCE]
-    untagged = int((~kind.isin([KIND_TRAIN_STUDY, KIND_TRAIN_ROUND, KIND_INFERENCE])).sum())
-    studies = _studies(parents)
-    return Runs(experiment, studies, _rounds(children, parents), _inference(infer), untagged)
+    known = kind.isin([KIND_TRAIN_STUDY, KIND_TRAIN_ROUND, KIND_INFERENCE])
+    kinds = _col(raw, "tags.energy.kind").dropna().value_counts()
+    return Runs(
+        source,
+        _studies(parents),
+        _rounds(children, parents),
+        _inference(raw[kind == KIND_INFERENCE]),
+        rep_metrics=_rep_metrics,
+        untagged=int((~known).sum()),
+        energy_kinds={str(k): int(n) for k, n in kinds.items()},
+    )
 
 
 def _col(frame: pd.DataFrame, name: str) -> pd.Series:
@@ -123,23 +108,21 @@ def _col(frame: pd.DataFrame, name: str) -> pd.Series:
 
 
 def _studies(parents: pd.DataFrame) -> pd.DataFrame:
-    columns = ["study_name", *STUDY_PARAMS, "run_ids", "energy_kind"]
     if parents.empty:
-        return pd.DataFrame(columns=columns)
+        return empty(STUDY_COLUMNS)
     frame = pd.DataFrame({p: _col(parents, f"params.{p}") for p in STUDY_PARAMS})
     frame["study_name"] = _study_name(parents)
-    frame["run_id"] = parents["run_id"]
+    # A study run without pruning (or from before pruners existed) logs no pruner.
+    pruner = _col(parents, "params.pruner").fillna(_col(parents, "params.search.pruner"))
+    frame["pruner"] = pruner.fillna("none").astype(str)
     frame["energy_kind"] = _col(parents, "tags.energy.kind")
     frame["start_time"] = parents["start_time"]
     # A resumed study starts a new parent run under the same study name: merge them.
     frame = frame.sort_values("start_time")
-    grouped = frame.groupby("study_name", sort=False)
-    studies = grouped.last().drop(columns=["run_id", "start_time"])
-    studies["run_ids"] = grouped["run_id"].agg(list)
-    studies = studies.reset_index()
-    for p in ("conv", "linear", "relu", "epochs", "rounds", "repetitions", "batch_size"):
+    studies = frame.groupby("study_name", sort=False).last().reset_index()
+    for p in NUMERIC_STUDY_PARAMS:
         studies[p] = _numeric(studies[p])
-    return studies[columns]
+    return studies[STUDY_COLUMNS]
 
 
 def _study_name(parents: pd.DataFrame) -> pd.Series:
@@ -148,36 +131,39 @@ def _study_name(parents: pd.DataFrame) -> pd.Series:
 
 
 def _rounds(children: pd.DataFrame, parents: pd.DataFrame) -> pd.DataFrame:
-    metrics = ("accuracy", "accuracy_std", "energy_j", "energy_net_j", "duration_s")
-    columns = ["study_name", "round", "run_id", "state", *metrics]
     if children.empty or parents.empty:
-        return pd.DataFrame(columns=columns)
-    study_of = pd.Series(_study_name(parents).to_numpy(), index=parents["run_id"].to_numpy())
+        return empty(ROUND_COLUMNS)
+    parent_ids = parents["run_id"].to_numpy()
+    study_of = pd.Series(_study_name(parents).to_numpy(), index=parent_ids)
+    idle_of = pd.Series(_numeric(_col(parents, "metrics.idle_power_w")).to_numpy(), parent_ids)
+    parent = _col(children, PARENT_TAG)
     frame = pd.DataFrame(
         {
-            "study_name": _col(children, PARENT_TAG).map(study_of),
+            "study_name": parent.map(study_of),
             "round": _numeric(_col(children, "params.round").fillna(_col(children, "tags.round"))),
             "run_id": children["run_id"],
-            "state": _col(children, "tags.state").fillna("COMPLETE"),
+            # Round runs from before the state tag existed were only logged when complete.
+            "state": _col(children, "tags.state").fillna("COMPLETE").astype(str),
             "start_time": children["start_time"],
+            "idle_power_w": parent.map(idle_of),
         }
     )
-    for m in metrics:
+    for m in (*ROUND_METRICS, "pruned_epoch"):
         frame[m] = _numeric(_col(children, f"metrics.{m}"))
     frame = frame.dropna(subset=["study_name", "round"])
-    # A round retried after a crash appears twice: keep the completed one, else the latest.
-    frame["_complete"] = frame["state"] == "COMPLETE"
-    frame = frame.sort_values(["_complete", "start_time"]).drop_duplicates(
+    # A round logged twice (a study database reset under the same MLflow experiment): keep
+    # the finished one, else the latest.
+    frame["_counted"] = frame["state"].isin(COUNTED_STATES)
+    frame = frame.sort_values(["_counted", "start_time"]).drop_duplicates(
         ["study_name", "round"], keep="last"
     )
     frame["round"] = frame["round"].astype(int)
-    return frame.sort_values(["study_name", "round"])[columns].reset_index(drop=True)
+    return frame.sort_values(["study_name", "round"])[ROUND_COLUMNS].reset_index(drop=True)
 
 
 def _inference(infer: pd.DataFrame) -> pd.DataFrame:
-    columns = ["run_id", *INFERENCE_PARAMS, *INFERENCE_METRICS]
     if infer.empty:
-        return pd.DataFrame(columns=columns)
+        return empty(INFERENCE_COLUMNS)
     frame = pd.DataFrame({"run_id": infer["run_id"]})
     for p in INFERENCE_PARAMS:
         frame[p] = _col(infer, f"params.{p}")
@@ -185,13 +171,17 @@ def _inference(infer: pd.DataFrame) -> pd.DataFrame:
         frame[p] = _numeric(frame[p])
     for m in INFERENCE_METRICS:
         frame[m] = _numeric(_col(infer, f"metrics.{m}"))
-    return frame[columns].reset_index(drop=True)
+    return frame[INFERENCE_COLUMNS].reset_index(drop=True)
 
 
 def _numeric(series: pd.Series) -> pd.Series:
     # Booleans logged by Hydra as "True"/"False" (e.g. relu) count as 1/0.
     mapped = series.replace({"True": 1, "False": 0})  # "none" and the like become NaN below
     return pd.to_numeric(mapped, errors="coerce")
+
+
+def _rep_metrics(run_ids: list[str]) -> pd.DataFrame:
+    return metric_steps(run_ids, REP_KEYS)
 
 
 def metric_steps(run_ids: list[str], keys: tuple[str, ...]) -> pd.DataFrame:
@@ -203,7 +193,7 @@ def metric_steps(run_ids: list[str], keys: tuple[str, ...]) -> pd.DataFrame:
     for run_id in run_ids:
         for key in keys:
             for m in client.get_metric_history(run_id, key):
-                rows.setdefault((run_id, int(m.step)), {"run_id": run_id, "step": int(m.step)})[
-                    key
-                ] = float(m.value)
-    return pd.DataFrame(list(rows.values()), columns=["run_id", "step", *keys])
+                row = rows.setdefault((run_id, int(m.step)), {"run_id": run_id, "step": m.step})
+                row[key] = float(m.value)
+    frame = pd.DataFrame(list(rows.values()), columns=["run_id", "step", *keys])
+    return frame.astype({"step": int})

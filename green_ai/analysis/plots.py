@@ -53,7 +53,7 @@ def save(fig: Figure, path: Path) -> None:
 def convergence(ax: Axes, curves: pd.DataFrame, labels: dict[str, str], x: str) -> Axes:
     """Best-so-far accuracy per study against rounds or cumulative joules (Figs. 3.3–3.6)."""
     for study, c in curves.groupby("study_name", sort=True):
-        xs = c["round"] + 1 if x == "round" else c["cumulative_energy_j"]
+        xs = c["n"] if x == "round" else c["cumulative_energy_j"]
         ax.step(xs, c["best_so_far"], where="post", label=labels.get(str(study), str(study)))
     ax.set_xlabel("round" if x == "round" else "cumulative energy (J)")
     ax.set_ylabel("best test accuracy so far")

@@ -17,7 +17,6 @@ from scipy import stats
 __all__ = [
     "KruskalResult",
     "best_so_far",
-    "coefficient_of_variation",
     "dunn_pairs",
     "effect_magnitude",
     "energy_to_target",
@@ -38,18 +37,6 @@ ETA2_THRESHOLDS = ((0.14, "large"), (0.06, "medium"), (0.01, "small"))
 
 def _array(x: ArrayLike) -> NDArray[np.float64]:
     return np.asarray(x, dtype=np.float64).ravel()
-
-
-def coefficient_of_variation(x: ArrayLike, ddof: int = 1) -> float:
-    """Standard deviation over mean (§3.3.4); the sample deviation (ddof=1) by default.
-
-    NaN for fewer than ddof + 1 values or a zero mean: no spread can be read from them.
-    """
-    a = _array(x)
-    mean = float(np.mean(a)) if a.size else float("nan")
-    if a.size <= ddof or mean == 0.0:
-        return float("nan")
-    return float(np.std(a, ddof=ddof) / mean)
 
 
 def shapiro_wilk(x: ArrayLike) -> tuple[float, float]:

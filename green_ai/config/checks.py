@@ -18,7 +18,7 @@ def require_int(key: str, value: int, *, minimum: int, maximum: int | None = Non
     if ok and maximum is not None:
         ok = value <= maximum
     if not ok:
-        allowed = f"at least {minimum}" if maximum is None else f"{minimum}..{maximum}"
+        allowed = f"of at least {minimum}" if maximum is None else f"in {minimum}..{maximum}"
         raise UserError(f"{key}={value!r} must be an integer {allowed}")
 
 

@@ -8,15 +8,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-import numpy as np
 import torch
-from omegaconf import DictConfig
 
 from green_ai.data.synthetic import SHAPES, make_synthetic
+from green_ai.data.vision import CATALOG, load_vision, vision_shape
 from green_ai.errors import UserError
 from green_ai.paths import launch_dir
+
+if TYPE_CHECKING:  # typed settings without importing OmegaConf at run time
+    from green_ai.config.train import DatasetConfig
+
+SYNTHETIC = "synthetic"
 
 
 @dataclass(frozen=True)
@@ -36,48 +40,58 @@ class DeviceData:
         return int(c), int(h), int(w)
 
 
-def dataset_shape(cfg: DictConfig) -> tuple[tuple[int, int, int], int]:
-    """Input shape and number of classes of the configured dataset, without loading it."""
-    name = str(cfg.name)
-    if name == "synthetic":
-        if str(cfg.shape) not in SHAPES:
+def list_datasets() -> list[str]:
+    """Every `dataset.name` accepted: synthetic and torchvision's image-classification sets."""
+    return [SYNTHETIC, *CATALOG]
+
+
+def dataset_shape(cfg: DatasetConfig) -> tuple[tuple[int, int, int], int]:
+    """Input shape and number of classes of the configured dataset, without loading it.
+
+    `cfg` is the `dataset` settings (`conf/dataset/*.yaml`), read by attribute.
+    """
+    if cfg.name == SYNTHETIC:
+        if cfg.shape not in SHAPES:
             raise UserError(
-                f"dataset.shape={cfg.shape!r} is not known; use one of {sorted(SHAPES)}"
+                f"dataset.shape={cfg.shape!r} is not known; use one of {', '.join(SHAPES)}"
             )
-        return SHAPES[str(cfg.shape)], int(cfg.num_classes)
-    if name in SHAPES:
-        return SHAPES[name], 10
-    raise UserError(
-        f"dataset.name={name!r} is not known; use dataset=fashion_mnist, cifar10 or synthetic"
-    )
+        return SHAPES[cfg.shape], cfg.num_classes
+    return vision_shape(cfg.name, variant=cfg.variant, image_size=cfg.image_size)
 
 
-def load_dataset(cfg: DictConfig, device: torch.device, *, seed: int = 0) -> DeviceData:
-    """Build the configured dataset (`conf/dataset/*.yaml`) on `device`."""
-    name = str(cfg.name)
-    if name == "synthetic":
+def load_dataset(cfg: DatasetConfig, device: torch.device, *, seed: int = 0) -> DeviceData:
+    """Build the configured dataset (`conf/dataset/*.yaml`) on `device`.
+
+    A synthetic dataset without its own seed takes `seed`. Any other name is a torchvision
+    image-classification dataset (`green_ai.data.vision`), read from `cfg.root`.
+    """
+    if cfg.name == SYNTHETIC:
         train_x, train_y, test_x, test_y = make_synthetic(
-            shape=str(cfg.shape),
-            num_classes=int(cfg.num_classes),
-            train_samples=int(cfg.train_samples or 60000),
-            test_samples=int(cfg.test_samples or 10000),
-            seed=int(cfg.get("seed") if cfg.get("seed") is not None else seed),
+            shape=cfg.shape,
+            num_classes=cfg.num_classes,
+            train_samples=cfg.train_samples or 60000,
+            test_samples=cfg.test_samples or 10000,
+            seed=seed if cfg.seed is None else cfg.seed,
         )
-        num_classes = int(cfg.num_classes)
-    elif name in ("fashion_mnist", "cifar10"):
-        train_x, train_y, num_classes = _torchvision_arrays(cfg, train=True)
-        test_x, test_y, _ = _torchvision_arrays(cfg, train=False)
-        train_x, train_y = _limit(train_x, train_y, cfg.get("train_samples"))
-        test_x, test_y = _limit(test_x, test_y, cfg.get("test_samples"))
+        num_classes = cfg.num_classes
     else:
-        raise UserError(
-            f"dataset.name={name!r} is not known; use dataset=fashion_mnist, cifar10 or synthetic"
+        splits = load_vision(
+            cfg.name,
+            root=data_root(cfg.root),
+            download=cfg.download,
+            verify_checksums=cfg.verify_checksums,
+            variant=cfg.variant,
+            image_size=cfg.image_size,
+            train_samples=cfg.train_samples,
+            test_samples=cfg.test_samples,
         )
+        train_x, test_x = splits.train_x.float().div_(255.0), splits.test_x.float().div_(255.0)
+        train_y, test_y, num_classes = splits.train_y, splits.test_y, splits.num_classes
     # Standardise per channel with statistics of the training split only.
     mean = train_x.mean(dim=(0, 2, 3), keepdim=True)
     std = train_x.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
     return DeviceData(
-        name=name,
+        name=cfg.name,
         train_x=((train_x - mean) / std).to(device).contiguous(),
         train_y=train_y.to(device),
         test_x=((test_x - mean) / std).to(device).contiguous(),
@@ -86,63 +100,10 @@ def load_dataset(cfg: DictConfig, device: torch.device, *, seed: int = 0) -> Dev
     )
 
 
-def _limit(x: torch.Tensor, y: torch.Tensor, n: int | None) -> tuple[torch.Tensor, torch.Tensor]:
-    if n is None:
-        return x, y
-    if int(n) < 1:
-        raise UserError(f"dataset sample limit {n} must be at least 1 (or null for all)")
-    return x[: int(n)], y[: int(n)]
+def data_root(root: str | Path) -> Path:
+    """`dataset.root` as a path: `~` expanded, a relative one taken from the launch directory."""
+    path = Path(str(root)).expanduser()
+    return path if path.is_absolute() else Path(launch_dir()) / path
 
 
-def _torchvision_arrays(cfg: DictConfig, *, train: bool) -> tuple[torch.Tensor, torch.Tensor, int]:
-    """Read a split through torchvision's own dataset class; uint8 -> float in [0, 1]."""
-    dataset = _open_torchvision(cfg, train=train)
-    data: Any = dataset.data  # uint8: (N, 28, 28) tensor or (N, 32, 32, 3) ndarray
-    images = torch.as_tensor(np.asarray(data))
-    images = images.unsqueeze(1) if images.ndim == 3 else images.permute(0, 3, 1, 2)
-    labels = torch.as_tensor(np.asarray(dataset.targets), dtype=torch.int64)
-    return images.float().div_(255.0), labels, len(dataset.classes)
-
-
-def _open_torchvision(cfg: DictConfig, *, train: bool) -> Any:
-    from torchvision import datasets
-
-    root = Path(str(cfg.root)).expanduser()
-    if not root.is_absolute():
-        root = Path(launch_dir()) / root
-    name = str(cfg.name)
-    cls: Any
-    if name == "fashion_mnist":
-        cls, files = datasets.FashionMNIST, root / "FashionMNIST" / "raw"
-    else:
-        cls = datasets.CIFAR10 if cfg.get("verify_checksums", True) else _unchecked_cifar10()
-        files = root / "cifar-10-batches-py"
-    try:
-        return cls(str(root), train=train, download=bool(cfg.download))
-    except Exception as err:  # torchvision raises RuntimeError, URLError, OSError...
-        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-        fetch = "download failed" if cfg.download else "download is off"
-        raise UserError(
-            f"{name} files not found or unreadable under {files} ({fetch}: {reason}). "
-            f"Put the dataset files there, point dataset.root at a folder that has them, "
-            f"set dataset.download=true on a machine with a network, or use dataset=synthetic."
-        ) from err
-
-
-def _unchecked_cifar10() -> type:
-    """CIFAR-10 without the md5 check, for re-packed copies (`verify_checksums: false`)."""
-    from torchvision import datasets
-
-    base = datasets.CIFAR10
-    return type(
-        "UncheckedCIFAR10",
-        (base,),
-        {
-            "train_list": [[name, None] for name, _ in base.train_list],
-            "test_list": [[name, None] for name, _ in base.test_list],
-            "meta": {**base.meta, "md5": None},
-        },
-    )
-
-
-__all__ = ["SHAPES", "DeviceData", "load_dataset"]
+__all__ = ["DeviceData", "dataset_shape", "data_root", "list_datasets", "load_dataset"]

@@ -12,10 +12,14 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from green_ai.data.vision import CATALOG
 from green_ai.errors import UserError
 
-# The shapes of the thesis's datasets (§3.2.1): channels, height, width.
-SHAPES: dict[str, tuple[int, int, int]] = {"fashion_mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
+# Shapes the images can take: those of the fixed-size torchvision datasets (channels, height,
+# width), the thesis's (§3.2.1) among them: fashion_mnist (1×28×28) and cifar10 (3×32×32).
+SHAPES: dict[str, tuple[int, int, int]] = {
+    name: (spec.channels, *spec.size) for name, spec in CATALOG.items() if spec.size is not None
+}
 
 # Tuned so that SimpleCNN reaches > 0.9 test accuracy within two epochs of 4,000
 # images at lr 1e-3 and stays at chance at lr 3e-2.
@@ -29,7 +33,7 @@ def make_synthetic(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Return train images, train labels, test images, test labels (CPU tensors)."""
     if shape not in SHAPES:
-        raise UserError(f"dataset.shape={shape!r} is not known; use one of {sorted(SHAPES)}")
+        raise UserError(f"dataset.shape={shape!r} is not known; use one of {', '.join(SHAPES)}")
     if num_classes < 2:
         raise UserError(f"dataset.num_classes={num_classes} must be at least 2")
     c, h, w = SHAPES[shape]

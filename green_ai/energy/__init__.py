@@ -1,6 +1,6 @@
 """The energy meter: named windows over NVML, RAPL, an estimate or nothing (thesis §3.3.3).
 
-    meter = build_meter(cfg.energy, device=torch.device("cuda"))  # logs which backend and why
+    meter = build_meter(EnergyConfig(backends=["nvml", "rapl"]), device="cuda")  # one log line
     idle_w = meter.measure_idle()          # training subtracts idle power; inference does not
     with meter.window("epoch") as w: ...
     metrics = measurement_metrics(w.measurement)  # absent energy stays absent, never 0
@@ -11,26 +11,35 @@ See docs/architecture.md ("The energy meter API") for the contract.
 
 from __future__ import annotations
 
-from green_ai.energy._backend import Backend, Reading, SensorError
-from green_ai.energy._build import BACKENDS, build_meter
+from green_ai.config.energy import BACKENDS, EnergyConfig
+from green_ai.energy._backend import CPU, DRAM, GPU, PARTS, Backend, Reading, SensorError
+from green_ai.energy._build import build_meter
+from green_ai.energy._carbon import co2_g, grid_intensity, grid_regions
 from green_ai.energy._measurement import (
     ESTIMATED,
     MEASURED,
     NONE,
+    PARTIAL,
     UNAVAILABLE,
     Measurement,
-    co2_g,
     measurement_metrics,
+    measurement_tags,
 )
 from green_ai.energy._meter import EnergyMeter, Window
 
 __all__ = [
     "BACKENDS",
+    "CPU",
+    "DRAM",
     "ESTIMATED",
+    "GPU",
     "MEASURED",
     "NONE",
+    "PARTIAL",
+    "PARTS",
     "UNAVAILABLE",
     "Backend",
+    "EnergyConfig",
     "EnergyMeter",
     "Measurement",
     "Reading",
@@ -38,5 +47,8 @@ __all__ = [
     "Window",
     "build_meter",
     "co2_g",
+    "grid_intensity",
+    "grid_regions",
     "measurement_metrics",
+    "measurement_tags",
 ]

@@ -10,6 +10,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
+# What a device's energy belongs to. Several backends measure the same windows (NVML for the
+# GPU, RAPL for CPU packages and DRAM), and each window reports its total and each part: the
+# thesis measured the GPU alone and names that a threat to construct validity (§3.7.3).
+GPU = "gpu"
+CPU = "cpu"
+DRAM = "dram"
+PARTS = (GPU, CPU, DRAM)
+
 
 class SensorError(RuntimeError):
     """A reading failed (GPU lost, permission revoked, file gone); the message is the reason."""
@@ -31,20 +39,24 @@ class Reading:
 
 class Backend(ABC):
     """A sensor family. `read()` is called at each window edge and, when `polls` is true, by
-    the meter's background sampler every `interval_s` while a window is open."""
+    the meter's background sampler while a window is open."""
 
     name: str = "none"
     kind: str = "none"
     polls: bool = False
-    interval_s: float = 0.1
     device_names: list[str]
 
     @abstractmethod
     def read(self) -> Reading:
         """One reading now; raises `SensorError` on failure."""
 
-    def describe(self) -> str:
-        """A few words on how this backend measures, for the one log line of `build_meter`."""
+    def part(self, device: str) -> str:
+        """`gpu`, `cpu` or `dram`: what the device labelled `device` in a reading is."""
+        return CPU
+
+    def describe(self, interval_s: float) -> str:
+        """A few words on how this backend measures (the meter's sampling period given), for
+        the one log line of `build_meter`."""
         return self.name
 
     def close(self) -> None:  # noqa: B027 - most backends hold nothing

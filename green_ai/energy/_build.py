@@ -1,14 +1,16 @@
-"""`build_meter`: read `cfg.energy`, pick a backend (`auto` picks the best available)."""
+"""`build_meter`: open the backends the `energy` settings ask for (`auto`: all that work here)."""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import fields
 from typing import Any
 
 import torch
 
+from green_ai.config.energy import EnergyConfig
 from green_ai.energy._backend import Backend
 from green_ai.energy._meter import EnergyMeter
 from green_ai.energy._nvml import open_nvml
@@ -18,127 +20,113 @@ from green_ai.errors import UserError
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("auto", "nvml", "rapl", "estimate", "none")
-_FALLBACK_HINT = "use energy=auto (best available), energy=estimate or energy=none"
+_FALLBACK_HINT = "use energy=auto (all available), energy=estimate or energy=none"
+_SAID: set[str] = set()  # backend lines already logged by this process
 
 
 def build_meter(
-    energy_cfg: Mapping[str, Any],
-    device: torch.device,
+    cfg: EnergyConfig | Mapping[str, Any],
+    device: torch.device | str | None,
     *,
     clock: Callable[[], float] = time.perf_counter,
     sleep: Callable[[float], None] = time.sleep,
     cpu_time: Callable[[], float] = time.process_time,
     threaded: bool = True,
 ) -> EnergyMeter:
-    """The meter that `energy_cfg` (the `energy` config group) asks for, measuring `device`.
+    """The meter that `cfg` (the `energy` settings) asks for, measuring `device`.
 
-    Logs one line saying which backend measures and why. A backend that was asked for by name
-    and cannot work here is a `UserError` whose message says what to use instead. The keyword
-    arguments replace time and CPU-time sources (tests) and can turn off the sampler thread.
+    `device` is where the measured code runs: a CUDA device is synchronised at window edges and
+    is the GPU that `auto` and `nvml` measure; `None` measures the machine (every visible GPU,
+    no synchronisation), as for another process. Logs one short line saying what measures,
+    once per process; why `auto` chose it goes to the debug log. A backend asked for by name
+    that cannot work here is a `UserError` saying what to use instead. The keyword arguments
+    replace time and CPU-time sources (tests, `green_ai.measure`) and can turn off the sampler
+    thread.
     """
-    cfg = _validated(energy_cfg)
-    device = torch.device(device)
-    backend, why = _choose(cfg, device, cpu_time)
-    log.info("energy: %s, %s", backend.describe(), why)
-    return EnergyMeter(
-        backend,
-        device,
-        idle_s=cfg["idle_s"],
-        settle_s=cfg["settle_s"],
+    settings = cfg if isinstance(cfg, EnergyConfig) else _settings(cfg)
+    where = None if device is None else torch.device(device)
+    backends, skipped = _choose(settings, where, cpu_time)
+    meter = EnergyMeter(
+        backends,
+        where,
+        interval_s=settings.interval_s,
+        idle_s=settings.idle_s,
+        settle_s=settings.settle_s,
         clock=clock,
         sleep=sleep,
         threaded=threaded,
     )
+    line = f"energy: {meter.describe()}"
+    if skipped:
+        line += f" [auto: {', '.join(f'no {name}' for name in skipped)}]"
+    (log.debug if line in _SAID else log.info)(line)
+    _SAID.add(line)
+    for name, why in skipped.items():
+        log.debug("energy: auto skipped %s: %s", name, why)
+    return meter
+
+
+def _settings(values: Mapping[str, Any]) -> EnergyConfig:
+    """`EnergyConfig` from a mapping such as the composed `cfg.energy` (until every caller
+    passes the typed settings)."""
+    known = {f.name for f in fields(EnergyConfig)}
+    unknown = sorted(str(k) for k in values if str(k) not in known)
+    if unknown:
+        raise UserError(f"energy.{unknown[0]} is not a setting; known: {', '.join(sorted(known))}")
+    return EnergyConfig(**{str(k): values[k] for k in values})
 
 
 def _choose(
-    cfg: dict[str, Any], device: torch.device, cpu_time: Callable[[], float]
-) -> tuple[Backend, str]:
-    name = cfg["backend"]
-    if name == "none":
-        return NoneBackend(), "as configured (energy=none)"
-    if name == "estimate":
-        return EstimateBackend(cfg["watts_per_core"], cpu_time), "as configured (energy=estimate)"
+    cfg: EnergyConfig, device: torch.device | None, cpu_time: Callable[[], float]
+) -> tuple[list[Backend], dict[str, str]]:
+    """The backends to open, and for `auto` the ones it skipped with the reason."""
+    names = cfg.meters
+    if names == ["auto"]:
+        return _auto(cfg, device, cpu_time)
+    if names == ["none"]:
+        return [NoneBackend()], {}
+    opened: list[Backend] = []
+    for name in names:
+        try:
+            opened.append(_open(name, cfg, device, cpu_time))
+        except UserError as exc:
+            for backend in opened:
+                backend.close()
+            label = f"energy={name}" if len(names) == 1 else f"energy.backends: {name}"
+            raise UserError(f"{label}: {exc}; {_FALLBACK_HINT}") from exc
+    return opened, {}
+
+
+def _open(
+    name: str, cfg: EnergyConfig, device: torch.device | None, cpu_time: Callable[[], float]
+) -> Backend:
     if name == "nvml":
-        try:
-            return open_nvml(cfg, device), "as configured (energy=nvml)"
-        except UserError as exc:
-            raise UserError(f"energy=nvml: {exc}; {_FALLBACK_HINT}") from exc
+        return open_nvml(devices=cfg.devices, device=device, use_counter=cfg.counter)
     if name == "rapl":
-        try:
-            backend = RaplBackend(cfg["powercap_root"], cfg["interval_s"])
-            return backend, "as configured (energy=rapl)"
-        except UserError as exc:
-            raise UserError(f"energy=rapl: {exc}; {_FALLBACK_HINT}") from exc
-    return _auto(cfg, device, cpu_time)
+        return RaplBackend(cfg.powercap_root)
+    if name == "estimate":
+        return EstimateBackend(cfg.watts_per_core, cpu_time)
+    raise ValueError(f"not a meter: {name}")  # EnergyConfig admits no other name
 
 
 def _auto(
-    cfg: dict[str, Any], device: torch.device, cpu_time: Callable[[], float]
-) -> tuple[Backend, str]:
-    """NVML when training on CUDA and NVML works, else RAPL when readable, else the estimate."""
-    skipped: list[str] = []
-    if device.type == "cuda" or cfg["devices"] is not None:
+    cfg: EnergyConfig, device: torch.device | None, cpu_time: Callable[[], float]
+) -> tuple[list[Backend], dict[str, str]]:
+    """Every meter that works: NVML when a GPU is measured, RAPL when readable; the estimate
+    only when neither does (it would count the CPU a second time next to RAPL)."""
+    found: list[Backend] = []
+    skipped: dict[str, str] = {}
+    if device is None or device.type == "cuda" or cfg.devices is not None:
         try:
-            return open_nvml(cfg, device), "chosen by energy=auto: CUDA device and NVML works"
+            found.append(_open("nvml", cfg, device, cpu_time))
         except UserError as exc:
-            skipped.append(f"no NVML ({exc})")
+            skipped["nvml"] = str(exc)
     else:
-        skipped.append(f"no NVML (the device measured is {device.type}, not a GPU)")
+        skipped["nvml"] = f"the device measured is {device.type}, not a GPU"
     try:
-        backend: Backend = RaplBackend(cfg["powercap_root"], cfg["interval_s"])
-        return backend, "chosen by energy=auto: " + "; ".join([*skipped, "RAPL readable"])
+        found.append(_open("rapl", cfg, device, cpu_time))
     except UserError as exc:
-        skipped.append(f"no RAPL ({exc})")
-    backend = EstimateBackend(cfg["watts_per_core"], cpu_time)
-    return backend, "chosen by energy=auto: " + "; ".join(skipped)
-
-
-_DEFAULTS: dict[str, Any] = {
-    "backend": "auto",
-    "interval_s": 0.1,
-    "idle_s": 2.0,
-    "settle_s": 0.5,
-    "watts_per_core": 10.0,
-    "grid_intensity_g_per_kwh": 475.0,
-    "devices": None,
-    "counter": True,
-    "powercap_root": "/sys/class/powercap",
-}
-
-
-def _validated(energy_cfg: Mapping[str, Any]) -> dict[str, Any]:
-    """Plain values with defaults filled in; a bad value is a `UserError` naming the key."""
-    cfg = dict(_DEFAULTS)
-    for key in energy_cfg:
-        cfg[str(key)] = energy_cfg[key]
-    if cfg["backend"] not in BACKENDS:
-        raise UserError(
-            f"energy.backend={cfg['backend']!r} is unknown; choose one of {', '.join(BACKENDS)}"
-        )
-    for key, low, strict in (
-        ("interval_s", 0.0, True),
-        ("idle_s", 0.0, False),
-        ("settle_s", 0.0, False),
-        ("watts_per_core", 0.0, True),
-        ("grid_intensity_g_per_kwh", 0.0, False),
-    ):
-        value = cfg[key]
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        if not ok or value < low or (strict and value == low):
-            bound = ">" if strict else ">="
-            raise UserError(f"energy.{key}={value!r} must be a number {bound} {low:g}")
-        cfg[key] = float(value)
-    devices = cfg["devices"]
-    if devices is not None:
-        try:
-            cfg["devices"] = [int(d) for d in devices]
-        except (TypeError, ValueError):
-            raise UserError(
-                f"energy.devices={devices!r} must be null (the device the model runs on) or a "
-                "list of CUDA device indices such as [0,1]"
-            ) from None
-    cfg["counter"] = bool(cfg["counter"])
-    cfg["powercap_root"] = str(cfg["powercap_root"])
-    return cfg
+        skipped["rapl"] = str(exc)
+    if not found:
+        found.append(_open("estimate", cfg, device, cpu_time))
+    return found, skipped

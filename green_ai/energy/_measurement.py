@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# Kinds of figure. `unavailable`: the sensor failed during the window (GPU lost, permission);
-# the figure is missing and `reason` says why, the training result is kept.
+from green_ai.energy._backend import PARTS
+
+# Kinds of figure. `partial`: the energy is there, but some power samples failed and the gap
+# between the good ones was interpolated. `unavailable`: a sensor failed at a window edge (GPU
+# lost, permission), so the total is missing; parts that did read are kept. `reason` says why.
 MEASURED = "measured"
 ESTIMATED = "estimated"
-NONE = "none"
+PARTIAL = "partial"
 UNAVAILABLE = "unavailable"
-
-_J_PER_KWH = 3.6e6
+NONE = "none"
+LACKING = (PARTIAL, UNAVAILABLE)
 
 
 @dataclass(frozen=True)
@@ -21,7 +24,9 @@ class Measurement:
     Energy is `None` when it was not measured — never a fake 0. `energy_net_j` is gross minus
     idle power × duration (thesis §3.3.3) and is `None` without an idle baseline; training reports
     it, the inference study keeps the gross figure because idling is part of what it measures
-    (thesis §4.2.3). `gpu_util_mean` is in percent (thesis §3.6.3).
+    (thesis §4.2.3). `parts_j` splits the energy into `gpu`, `cpu` and `dram` (each part that was
+    measured, also when the total is unavailable), `parts_net_j` likewise net of each part's idle
+    power. `gpu_util_mean` is in percent (thesis §3.6.3).
     """
 
     name: str
@@ -32,6 +37,8 @@ class Measurement:
     power_peak_w: float | None = None
     gpu_util_mean: float | None = None
     per_device_j: dict[str, float] = field(default_factory=dict)
+    parts_j: dict[str, float] = field(default_factory=dict)
+    parts_net_j: dict[str, float] = field(default_factory=dict)
     backend: str = "none"
     kind: str = NONE
     reason: str | None = None
@@ -50,6 +57,7 @@ _METRIC_FIELDS = (
 def measurement_metrics(m: Measurement) -> dict[str, float]:
     """Metric name -> value for MLflow, leaving out every figure that is `None`.
 
+    Parts come as `energy_gpu_j`, `energy_cpu_j`, `energy_dram_j` and their `energy_<part>_net_j`.
     Absent energy stays absent: a missing metric cannot be mistaken for zero joules.
     """
     out: dict[str, float] = {}
@@ -57,11 +65,20 @@ def measurement_metrics(m: Measurement) -> dict[str, float]:
         value = getattr(m, name)
         if value is not None:
             out[name] = float(value)
+    for part in PARTS:
+        if part in m.parts_j:
+            out[f"energy_{part}_j"] = float(m.parts_j[part])
+        if part in m.parts_net_j:
+            out[f"energy_{part}_net_j"] = float(m.parts_net_j[part])
     return out
 
 
-def co2_g(energy_j: float, grid_intensity_g_per_kwh: float) -> float:
-    """Grams of CO2-equivalent for `energy_j` joules on a grid of the given intensity."""
-    if grid_intensity_g_per_kwh < 0:
-        raise ValueError(f"grid intensity must be >= 0 g/kWh, got {grid_intensity_g_per_kwh}")
-    return energy_j / _J_PER_KWH * grid_intensity_g_per_kwh
+def measurement_tags(m: Measurement) -> dict[str, str]:
+    """`energy.kind` (measured, estimated, partial, unavailable, none) and, when a figure is
+    missing or patched, `energy.reason`: the tags a run measured by this window carries."""
+    tags = {"energy.kind": m.kind}
+    if m.reason:
+        tags["energy.reason"] = m.reason[
+            :5000
+        ]  # MLflow's tag value limit is generous, not infinite
+    return tags

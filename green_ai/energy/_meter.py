@@ -1,10 +1,17 @@
-"""Named measurement windows over one backend, and the idle baseline.
+"""Named measurement windows over one or more backends, and the idle baseline.
 
-A window's energy is the difference of the backend's counter between its two edges when the
-backend has one (NVML's hardware counter, RAPL, the CPU-time estimate); otherwise the trapezoid
-integral of timestamped power samples, taken at both edges and by a background sampler every
-`interval_s` in between (thesis §3.3.3 polled every 100 ms without timestamps; we keep them).
-Peak power and GPU utilisation always come from the samples.
+Every backend (NVML for GPUs, RAPL for CPU packages and DRAM, the estimate) reads at both edges
+of each window, and the polling ones also every `interval_s` in between from one background
+sampler, so all parts are measured over the same windows. Per backend, a window's energy is the
+difference of its counter between the two edges where it has one (NVML's hardware counter,
+RAPL, the CPU-time estimate); otherwise the trapezoid integral of timestamped power samples
+(thesis §3.3.3 polled every 100 ms without timestamps; we keep them). Peak power comes from the
+samples: sampled power, or counter differences between consecutive polls.
+
+A failed reading costs what it must and no more. With a counter that read at both edges the
+window keeps its joules; failed power samples between good ones are interpolated and the window
+is `partial`; a failure at an edge leaves that backend's energy missing and the window
+`unavailable` (its other parts are kept). Each backend's first failure is logged once.
 """
 
 from __future__ import annotations
@@ -12,14 +19,22 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
 from green_ai.energy._backend import Backend, Reading, SensorError
-from green_ai.energy._measurement import NONE, UNAVAILABLE, Measurement
+from green_ai.energy._measurement import (
+    ESTIMATED,
+    LACKING,
+    MEASURED,
+    NONE,
+    PARTIAL,
+    UNAVAILABLE,
+    Measurement,
+)
 
 log = logging.getLogger(__name__)
 
@@ -27,39 +42,111 @@ IDLE_WINDOW = "_idle"
 
 
 @dataclass
+class _Part:
+    """One backend's share of a closed window."""
+
+    per_device_j: dict[str, float] | None
+    kind: str
+    reason: str | None = None
+
+
+class _Track:
+    """One backend's readings inside one open window."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self.first: Reading | None = None  # the reading at the opening edge, if it worked
+        self.last: Reading | None = None  # the latest good reading
+        self.last_t = 0.0
+        self.end_ok = False
+        self.trapezoid_j: dict[str, float] = {}
+        self.failed = False  # a reading failed since the last good one
+        self.gap_s = 0.0  # time between good power samples that spans failed ones
+        self.errors: list[str] = []
+
+    def add(self, t: float, reading: Reading | str) -> float | None:
+        """Take one reading at time `t`; return this backend's power then, when known."""
+        if isinstance(reading, str):
+            if reading not in self.errors:
+                self.errors.append(reading)
+            self.failed = True
+            return None
+        prev, dt = self.last, t - self.last_t
+        power: float | None = None
+        if reading.power_w is not None:
+            if prev is not None and prev.power_w is not None:
+                for dev, p in reading.power_w.items():
+                    p0 = prev.power_w.get(dev, p)
+                    self.trapezoid_j[dev] = self.trapezoid_j.get(dev, 0.0) + dt * (p + p0) / 2
+                if self.failed:
+                    self.gap_s += dt
+            power = sum(reading.power_w.values())
+        elif (
+            self.backend.polls
+            and reading.energy_j is not None
+            and prev is not None
+            and prev.energy_j is not None
+            and dt > 0
+        ):
+            # A counter polled often enough gives power as its rise over the last interval.
+            power = sum(e - prev.energy_j.get(dev, e) for dev, e in reading.energy_j.items()) / dt
+        self.last, self.last_t, self.failed = reading, t, False
+        return power
+
+    def result(self, duration_s: float) -> _Part:
+        backend = self.backend
+        if backend.kind == NONE:
+            return _Part(None, NONE)
+        errors = "; ".join(self.errors)
+        if self.first is None or not self.end_ok:
+            edge = "start" if self.first is None else "end"
+            return _Part(None, UNAVAILABLE, f"{backend.name}: no reading at the {edge} ({errors})")
+        first, last = self.first, self.last
+        assert last is not None
+        if first.energy_j is not None and last.energy_j is not None:
+            # The counter read at both edges: failed polls in between cost nothing.
+            per_device = {dev: last.energy_j[dev] - e0 for dev, e0 in first.energy_j.items()}
+            return _Part(per_device, backend.kind)
+        if last.power_w is not None:
+            per_device = dict(self.trapezoid_j) or dict.fromkeys(last.power_w, 0.0)
+            if self.gap_s > 0:
+                return _Part(
+                    per_device,
+                    PARTIAL,
+                    f"{backend.name}: power readings failed ({errors}); "
+                    f"{self.gap_s:.3g} s of {duration_s:.3g} s interpolated",
+                )
+            return _Part(per_device, backend.kind)
+        return _Part(None, UNAVAILABLE, f"{backend.name}: no energy reading")
+
+
 class _Open:
-    """Running state of one open window, updated by every reading while it is open."""
+    """Running state of one open window: a track per backend, peak power, utilisation."""
 
-    name: str
-    t0: float
-    first: Reading | None = None
-    last_t: float = 0.0
-    last_power: dict[str, float] | None = None
-    trapezoid_j: dict[str, float] = field(default_factory=dict)
-    peak_w: float | None = None
-    util_sum: float = 0.0
-    util_n: int = 0
-    error: str | None = None
+    def __init__(self, name: str, t0: float, backends: Sequence[Backend]) -> None:
+        self.name = name
+        self.t0 = t0
+        self.tracks = [_Track(b) for b in backends]
+        self.polling = any(b.polls for b in backends)
+        self.peak_w: float | None = None
+        self.util_sum = 0.0
+        self.util_n = 0
 
-    def add(self, t: float, reading: Reading) -> None:
-        if self.error is not None:
-            return
-        if self.first is None:
-            self.first = reading
-        power = reading.power_w
-        if power is not None:
-            if self.last_power is not None:
-                dt = t - self.last_t
-                for dev, p in power.items():
-                    prev = self.last_power.get(dev, p)
-                    self.trapezoid_j[dev] = self.trapezoid_j.get(dev, 0.0) + dt * (p + prev) / 2
-            total = sum(power.values())
+    def add(self, t: float, readings: Sequence[Reading | str | None]) -> None:
+        """Readings at one instant, one per backend (`None`: that backend was not read)."""
+        total: float | None = 0.0
+        for track, reading in zip(self.tracks, readings, strict=True):
+            if reading is None:
+                continue
+            power = track.add(t, reading)
+            if track.backend.polls:
+                # The peak is a sum over every polling backend at one instant, or nothing.
+                total = None if power is None or total is None else total + power
+            if isinstance(reading, Reading) and reading.util_pct is not None:
+                self.util_sum += reading.util_pct
+                self.util_n += 1
+        if total is not None and self.polling:
             self.peak_w = total if self.peak_w is None else max(self.peak_w, total)
-            self.last_power = power
-        self.last_t = t
-        if reading.util_pct is not None:
-            self.util_sum += reading.util_pct
-            self.util_n += 1
 
 
 class Window:
@@ -71,27 +158,32 @@ class Window:
 
 
 class EnergyMeter:
-    """Named, nestable measurement windows over one backend.
+    """Named, nestable measurement windows over one or more backends.
 
     Use `build_meter` to get one. A duplicate name (a window of that name already open) or an
     unknown one at `end` is a `ValueError`. On a CUDA device both edges synchronise the GPU, so
-    queued kernels are counted in the window that launched them. A sensor failure inside a
-    window yields a measurement of kind `unavailable` with the reason; it never raises.
+    queued kernels are counted in the window that launched them (`device=None` measures the
+    machine and synchronises nothing). A sensor failure never raises: the window says what is
+    missing in its `kind` and `reason`.
     """
 
     def __init__(
         self,
-        backend: Backend,
-        device: torch.device,
+        backends: Sequence[Backend],
+        device: torch.device | None,
         *,
+        interval_s: float = 0.1,
         idle_s: float = 2.0,
         settle_s: float = 0.5,
         clock: Callable[[], float] = time.perf_counter,
         sleep: Callable[[float], None] = time.sleep,
         threaded: bool = True,
     ) -> None:
-        self._backend = backend
+        if not backends:
+            raise ValueError("an energy meter needs at least one backend")
+        self._backends = list(backends)
         self.device = device
+        self.interval_s = interval_s
         self.idle_s = idle_s
         self.settle_s = settle_s
         self._clock = clock
@@ -100,29 +192,43 @@ class EnergyMeter:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._warned: set[str] = set()
         self.idle_power_w: float | None = None
+        self.idle_power_parts_w: dict[str, float] = {}
+        self.lacking_windows = 0
+        self.lacking_reason: str | None = None
         self._closed = False
-        if threaded and backend.polls:
+        self._name = "+".join(b.name for b in self._backends)
+        kinds = {b.kind for b in self._backends}
+        self._kind = NONE if kinds == {NONE} else ESTIMATED if ESTIMATED in kinds else MEASURED
+        if threaded and any(b.polls for b in self._backends):
             self._thread = threading.Thread(target=self._run, name="energy-sampler", daemon=True)
             self._thread.start()
 
     @property
     def backend(self) -> str:
-        """`nvml`, `rapl`, `estimate` or `none`."""
-        return self._backend.name
+        """The backends' names joined by `+`: `nvml`, `nvml+rapl`, `estimate`, `none`..."""
+        return self._name
 
     @property
     def kind(self) -> str:
-        """`measured`, `estimated` or `none`."""
-        return self._backend.kind
+        """`measured`, `estimated` (when any backend is a model) or `none`."""
+        return self._kind
+
+    @property
+    def overall_kind(self) -> str:
+        """`kind`, or `partial` once any window of this meter lacked energy (wholly or partly);
+        `lacking_windows` counts them and `lacking_reason` is the first one's reason."""
+        return PARTIAL if self.lacking_windows else self.kind
 
     @property
     def device_names(self) -> list[str]:
-        """What is measured, e.g. `["cuda:0 NVIDIA H200"]`."""
-        return list(self._backend.device_names)
+        """What is measured, e.g. `["cuda:0 NVIDIA H200", "package-0", "package-0/dram"]`."""
+        return [name for b in self._backends for name in b.device_names]
 
     def describe(self) -> str:
-        return self._backend.describe()
+        """Short: `nvml (counter) cuda:0 + rapl package,dram`."""
+        return " + ".join(b.describe(self.interval_s) for b in self._backends)
 
     # -- windows ---------------------------------------------------------------------------
 
@@ -133,12 +239,12 @@ class EnergyMeter:
         self._sync()
         with self._lock:
             t = self._clock()
-            state = _Open(name=name, t0=t)
-            reading = self._read()
-            if isinstance(reading, str):
-                state.error = reading
-            else:
-                state.add(t, reading)
+            state = _Open(name, t, self._backends)
+            readings = [self._read(b) for b in self._backends]
+            state.add(t, readings)
+            for track, reading in zip(state.tracks, readings, strict=True):
+                if isinstance(reading, Reading):
+                    track.first = reading
             self._open[name] = state
 
     def end(self, name: str) -> Measurement:
@@ -148,13 +254,16 @@ class EnergyMeter:
         self._sync()
         with self._lock:
             t = self._clock()
-            reading = self._read()
+            readings = [self._read(b) for b in self._backends]
             state = self._open.pop(name)
-            if isinstance(reading, str):
-                state.error = state.error or reading
-            else:
-                state.add(t, reading)
-        return self._measurement(state, t, reading)
+            state.add(t, readings)
+            for track, reading in zip(state.tracks, readings, strict=True):
+                track.end_ok = isinstance(reading, Reading)
+            m = self._measurement(state, t)
+            if m.kind in LACKING:
+                self.lacking_windows += 1
+                self.lacking_reason = self.lacking_reason or m.reason
+        return m
 
     @contextmanager
     def window(self, name: str) -> Iterator[Window]:
@@ -168,33 +277,34 @@ class EnergyMeter:
             handle.measurement = self.end(name)
 
     def poll(self) -> None:
-        """Take one sample into every open window; the background sampler calls this."""
+        """Take one sample of every polling backend into every open window; the background
+        sampler calls this."""
         with self._lock:
             if not self._open:
                 return
             t = self._clock()
-            reading = self._read()
+            readings = [self._read(b) if b.polls else None for b in self._backends]
             for state in self._open.values():
-                if isinstance(reading, str):
-                    state.error = state.error or reading
-                else:
-                    state.add(t, reading)
+                state.add(t, readings)
 
     # -- idle baseline ---------------------------------------------------------------------
 
     def measure_idle(self) -> float | None:
         """Settle for `settle_s`, then measure idle power over `idle_s` seconds (thesis §3.3.3).
 
-        Returns the idle power in watts and keeps it as `idle_power_w`, from which every later
-        measurement gets `energy_net_j`. `None` when `idle_s` is 0, the backend measures no
-        energy, or the sensor failed.
+        Returns the idle power in watts and keeps it as `idle_power_w` (and each part's in
+        `idle_power_parts_w`), from which later measurements get `energy_net_j` (and each
+        part's net energy). `None` when `idle_s` is 0, nothing measures energy, or a sensor
+        failed (parts that did read keep their baseline).
         """
-        if self.idle_s <= 0 or self._backend.kind == NONE:
+        if self.idle_s <= 0 or self.kind == NONE:
             return None
         self._sleep(self.settle_s)
         self.begin(IDLE_WINDOW)
         self._sleep(self.idle_s)
         m = self.end(IDLE_WINDOW)
+        if m.duration_s > 0:
+            self.idle_power_parts_w = {p: j / m.duration_s for p, j in m.parts_j.items()}
         if m.energy_j is None or m.duration_s <= 0:
             log.warning("energy: idle power not measured (%s)", m.reason)
             return None
@@ -202,7 +312,7 @@ class EnergyMeter:
         return self.idle_power_w
 
     def close(self) -> None:
-        """Stop the sampler and release the sensor library. Idempotent."""
+        """Stop the sampler and release the sensor libraries. Idempotent."""
         if self._closed:
             return
         self._closed = True
@@ -210,7 +320,8 @@ class EnergyMeter:
         if self._thread is not None:
             self._thread.join()
             self._thread = None
-        self._backend.close()
+        for backend in self._backends:
+            backend.close()
 
     def __enter__(self) -> EnergyMeter:
         return self
@@ -222,65 +333,79 @@ class EnergyMeter:
 
     def _sync(self) -> None:
         # Only CUDA queues work asynchronously; a CPU device has nothing to wait for.
-        if self.device.type == "cuda":
+        if self.device is not None and self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
 
-    def _read(self) -> Reading | str:
-        """A reading, or the reason it failed. Nothing raised here reaches the training."""
+    def _read(self, backend: Backend) -> Reading | str:
+        """A reading, or the reason it failed. Nothing raised here reaches the caller."""
         try:
-            return self._backend.read()
+            return backend.read()
         except SensorError as exc:
-            return str(exc)
+            reason = str(exc)
         except Exception as exc:  # a backend bug must cost a figure, not the study
-            return f"{type(exc).__name__}: {exc}"
+            reason = f"{type(exc).__name__}: {exc}"
+        if backend.name not in self._warned:
+            self._warned.add(backend.name)
+            log.warning(
+                "energy: %s reading failed (%s); windows it spoils say so in their energy kind "
+                "and reason (warned once)",
+                backend.name,
+                reason,
+            )
+        return reason
 
     def _run(self) -> None:
-        interval = self._backend.interval_s
-        while not self._stop.wait(interval):
+        while not self._stop.wait(self.interval_s):
             self.poll()
 
-    def _measurement(self, state: _Open, t1: float, last: Reading | str) -> Measurement:
+    def _measurement(self, state: _Open, t1: float) -> Measurement:
         duration = t1 - state.t0
-        backend, kind = self._backend.name, self._backend.kind
-        if state.error is not None:
-            return Measurement(
-                name=state.name,
-                duration_s=duration,
-                backend=backend,
-                kind=UNAVAILABLE,
-                reason=state.error,
-            )
-        assert isinstance(last, Reading) and state.first is not None
-        per_device: dict[str, float] | None = None
-        first = state.first
-        if first.energy_j is not None and last.energy_j is not None:
-            per_device = {dev: last.energy_j[dev] - e0 for dev, e0 in first.energy_j.items()}
-        elif state.last_power is not None:
-            per_device = dict(state.trapezoid_j) or dict.fromkeys(state.last_power, 0.0)
         util = state.util_sum / state.util_n if state.util_n else None
-        if per_device is None:
+        if self._kind == NONE:
             return Measurement(
                 name=state.name,
                 duration_s=duration,
                 power_peak_w=state.peak_w,
                 gpu_util_mean=util,
-                backend=backend,
-                kind=kind,
-                reason="energy=none: durations only" if kind == NONE else "no energy reading",
+                backend=self._name,
+                kind=NONE,
+                reason="energy=none: durations only",
             )
-        energy = sum(per_device.values())
+        per_device: dict[str, float] = {}
+        parts: dict[str, float] = {}
+        kinds: list[str] = []
+        reasons: list[str] = []
+        for track in state.tracks:
+            part = track.result(duration)
+            kinds.append(part.kind)
+            if part.reason:
+                reasons.append(part.reason)
+            for dev, joules in (part.per_device_j or {}).items():
+                per_device[dev] = joules
+                key = track.backend.part(dev)
+                parts[key] = parts.get(key, 0.0) + joules
+        kind = next((k for k in (UNAVAILABLE, PARTIAL, ESTIMATED) if k in kinds), MEASURED)
+        energy = None if kind == UNAVAILABLE else sum(per_device.values())
         net = None
-        if self.idle_power_w is not None:
+        if energy is not None and self.idle_power_w is not None:
             net = energy - self.idle_power_w * duration
+        parts_net = {
+            p: j - self.idle_power_parts_w[p] * duration
+            for p, j in parts.items()
+            if p in self.idle_power_parts_w
+        }
         return Measurement(
             name=state.name,
             duration_s=duration,
-            energy_j=energy,
-            energy_net_j=net,
-            power_mean_w=energy / duration if duration > 0 else None,
             power_peak_w=state.peak_w,
             gpu_util_mean=util,
+            backend=self._name,
+            energy_j=energy,
+            energy_net_j=net,
+            power_mean_w=energy / duration if energy is not None and duration > 0 else None,
             per_device_j=per_device,
-            backend=backend,
+            parts_j=parts,
+            parts_net_j=parts_net,
             kind=kind,
+            reason="; ".join(reasons) or None,
         )

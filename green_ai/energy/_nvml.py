@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from green_ai.energy._backend import Backend, Reading, SensorError
+from green_ai.energy._backend import GPU, Backend, Reading, SensorError
 from green_ai.energy._measurement import MEASURED
 from green_ai.errors import UserError
 
@@ -93,12 +93,10 @@ class NvmlBackend(Backend):
         nvml: ModuleType,
         devices: list[tuple[str, Any, str]],
         *,
-        interval_s: float,
         use_counter: bool,
     ) -> None:
         self._nvml = nvml
         self._devices = devices  # (label, handle, product name)
-        self.interval_s = interval_s
         self.device_names = [f"{label} {product}" for label, _, product in devices]
         handles = [h for _, h, _ in devices]
         self.counter = use_counter and all(
@@ -137,13 +135,12 @@ class NvmlBackend(Backend):
         util = sum(utils) / len(utils) if utils else None
         return Reading(energy_j=energy, power_w=power, util_pct=util)
 
-    def describe(self) -> str:
-        how = (
-            "hardware energy counter"
-            if self.counter
-            else f"power polled every {self.interval_s * 1000:g} ms"
-        )
-        return f"nvml ({how}) on {', '.join(self.device_names)}"
+    def part(self, device: str) -> str:
+        return GPU
+
+    def describe(self, interval_s: float) -> str:
+        how = "counter" if self.counter else f"polled every {interval_s * 1000:g} ms"
+        return f"nvml ({how}) {','.join(label for label, _, _ in self._devices)}"
 
     def close(self) -> None:
         _shutdown(self._nvml)
@@ -157,17 +154,15 @@ def _import_pynvml() -> ModuleType:
     return pynvml
 
 
-def open_nvml(cfg: dict[str, Any], device: torch.device) -> NvmlBackend:
+def open_nvml(
+    *, devices: list[int] | None, device: torch.device | None, use_counter: bool
+) -> NvmlBackend:
     """Initialise NVML and resolve the GPUs to measure; `UserError` when that cannot work.
 
-    The GPUs are `cfg["devices"]` (CUDA indices as this process sees them), or by default the
-    training device.
+    The GPUs are `devices` (CUDA indices as this process sees them), else the model's `device`,
+    else (`device=None`: the machine, e.g. for another process) every GPU visible here.
     """
-    if cfg["devices"] is not None:
-        wanted = list(cfg["devices"])
-    elif device.type == "cuda":
-        wanted = [device.index if device.index is not None else _current_cuda_index()]
-    else:
+    if device is not None and device.type != "cuda" and devices is None:
         raise UserError(
             f"the model runs on {device.type}, not a GPU (set energy.devices=[0] to "
             "measure a GPU anyway)"
@@ -182,9 +177,17 @@ def open_nvml(cfg: dict[str, Any], device: torch.device) -> NvmlBackend:
         handles = [nvml.nvmlDeviceGetHandleByIndex(i) for i in range(count)]
         uuids = [_text(nvml.nvmlDeviceGetUUID(h)) for h in handles]
         names = [_text(nvml.nvmlDeviceGetName(h)) for h in handles]
-        visible = visible_nvml_indices(
-            uuids, os.environ.get("CUDA_VISIBLE_DEVICES"), _torch_uuids()
-        )
+        # Measuring the machine must not start CUDA in this process: torch is not asked.
+        torch_uuids = _torch_uuids() if device is not None else None
+        visible = visible_nvml_indices(uuids, os.environ.get("CUDA_VISIBLE_DEVICES"), torch_uuids)
+        if devices is not None:
+            wanted = list(devices)
+        elif device is not None:
+            wanted = [device.index if device.index is not None else _current_cuda_index()]
+        else:
+            wanted = list(range(len(visible)))
+        if not wanted:
+            raise UserError("NVML sees no GPU visible to this process")
         chosen = []
         for index in wanted:
             if not 0 <= index < len(visible):
@@ -194,7 +197,7 @@ def open_nvml(cfg: dict[str, Any], device: torch.device) -> NvmlBackend:
                 )
             nv = visible[index]
             chosen.append((f"cuda:{index}", handles[nv], names[nv]))
-        return NvmlBackend(nvml, chosen, interval_s=cfg["interval_s"], use_counter=cfg["counter"])
+        return NvmlBackend(nvml, chosen, use_counter=use_counter)
     except nvml.NVMLError as exc:
         _shutdown(nvml)
         raise UserError(f"NVML failed while listing GPUs ({exc})") from exc

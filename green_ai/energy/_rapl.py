@@ -2,10 +2,10 @@
 
 Each zone `intel-rapl:<n>` (and its subzones `intel-rapl:<n>:<m>`) has `energy_uj`, a
 microjoule counter that wraps at `max_energy_range_uj` (within minutes to hours at full load).
-The meter reads every `interval_s` while a window is open, so each wrap is seen and unwrapped
-here; windows then difference a monotonic total. Package zones plus DRAM subzones are summed:
-core/uncore subzones are parts of their package, and `psys` covers both, so either would be
-counted twice.
+The meter polls while a window is open, so each wrap is seen and unwrapped here (failed polls
+are harmless unless they last a whole wrap period); windows then difference a monotonic total.
+Package zones (part `cpu`) plus DRAM subzones (part `dram`) are summed: core/uncore subzones
+are parts of their package, and `psys` covers both, so either would be counted twice.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from green_ai.energy._backend import Backend, Reading, SensorError
+from green_ai.energy._backend import CPU, DRAM, Backend, Reading, SensorError
 from green_ai.energy._measurement import MEASURED
 from green_ai.errors import UserError
 
@@ -44,9 +44,8 @@ class RaplBackend(Backend):
     kind = MEASURED
     polls = True
 
-    def __init__(self, root: str | Path = "/sys/class/powercap", interval_s: float = 0.1) -> None:
+    def __init__(self, root: str | Path = "/sys/class/powercap") -> None:
         root = Path(root)
-        self.interval_s = interval_s
         zones = self._find(root)
         try:
             self._zones = [_Zone(label, path) for label, path in zones]
@@ -84,5 +83,13 @@ class RaplBackend(Backend):
         except (OSError, ValueError) as exc:
             raise SensorError(f"RAPL read failed: {exc}") from exc
 
-    def describe(self) -> str:
-        return f"rapl (Linux powercap: {', '.join(self.device_names)})"
+    def part(self, device: str) -> str:
+        return DRAM if device.rsplit("/", 1)[-1] == "dram" else CPU
+
+    def describe(self, interval_s: float) -> str:
+        # package-0, package-1, package-0/dram -> "package(2),dram"
+        kinds: dict[str, int] = {}
+        for label in self.device_names:
+            kind = label.rsplit("/", 1)[-1].split("-", 1)[0]
+            kinds[kind] = kinds.get(kind, 0) + 1
+        return "rapl " + ",".join(k if n == 1 else f"{k}({n})" for k, n in kinds.items())

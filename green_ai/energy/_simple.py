@@ -21,15 +21,16 @@ class NoneBackend(Backend):
     def read(self) -> Reading:
         return Reading()
 
-    def describe(self) -> str:
-        return "none (durations only, no energy figures)"
+    def describe(self, interval_s: float) -> str:
+        return "none (durations only)"
 
 
 class EstimateBackend(Backend):
     """Process CPU time × a configured power per busy core.
 
-    A model, not a measurement: every figure it yields has kind `estimated`. It sees only this
-    process's CPU work (all threads), not a GPU, memory or the rest of the machine.
+    A model, not a measurement: every figure it yields has kind `estimated`. It sees only the
+    CPU time `cpu_time` counts (this process's, all threads; `green_ai.measure` adds its
+    command's), not a GPU, memory or the rest of the machine.
     """
 
     name = "estimate"
@@ -45,5 +46,5 @@ class EstimateBackend(Backend):
     def read(self) -> Reading:
         return Reading(energy_j={"cpu": self._cpu_time() * self.watts_per_core})
 
-    def describe(self) -> str:
-        return f"estimate (process CPU time x {self.watts_per_core:g} W per core)"
+    def describe(self, interval_s: float) -> str:
+        return f"estimate (CPU time x {self.watts_per_core:g} W/core)"

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
+from green_ai.config.checks import require_int, require_number
 from green_ai.errors import UserError
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "GreedyBatching",
     "TimeoutBatching",
     "make_policy",
+    "policy_overrides",
 ]
 
 POLICIES = ("fixed", "greedy", "timeout")
@@ -135,23 +137,37 @@ class TimeoutBatching:
 
 
 def make_policy(
-    policy: str, *, batch_size: int, max_batch: int = 128, max_delay_s: float = 0.1
+    policy: str,
+    *,
+    batch_size: int | None = None,
+    max_batch: int = 128,
+    max_delay_s: float = 0.1,
 ) -> BatchingPolicy:
     """The policy named `policy`; bad sizes or delays are a `UserError`."""
     if policy not in POLICIES:
         raise UserError(f"batching.policy={policy!r} is unknown; choose one of {POLICIES}")
     if policy == "greedy":
-        if not isinstance(max_batch, int) or max_batch < 1:
-            raise UserError(f"batching.max_batch={max_batch!r} must be an integer >= 1")
+        require_int("batching.max_batch", max_batch, minimum=1)
         return GreedyBatching(max_batch)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise UserError(f"batch_size={batch_size!r} must be an integer >= 1")
+    if batch_size is None:
+        raise UserError(f"batching={policy} needs a batch_size (an integer >= 1)")
+    require_int("batch_size", batch_size, minimum=1)
     if policy == "fixed":
         return FixedBatching(batch_size)
-    if (
-        isinstance(max_delay_s, bool)
-        or not isinstance(max_delay_s, int | float)
-        or max_delay_s < 0
-    ):
-        raise UserError(f"batching.max_delay_s={max_delay_s!r} must be a number of seconds >= 0")
+    require_number("batching.max_delay_s", max_delay_s, low=0, unit=" seconds")
     return TimeoutBatching(batch_size, float(max_delay_s))
+
+
+def policy_overrides(policy: BatchingPolicy) -> list[str]:
+    """The command-line overrides of `python -m green_ai.infer` that select `policy`."""
+    if isinstance(policy, GreedyBatching):
+        return ["batching=greedy", f"batching.max_batch={policy.max_batch}"]
+    if isinstance(policy, TimeoutBatching):
+        return [
+            "batching=timeout",
+            f"batch_size={policy.batch_size}",
+            f"batching.max_delay_s={policy.max_delay_s:g}",
+        ]
+    if isinstance(policy, FixedBatching):
+        return ["batching=fixed", f"batch_size={policy.batch_size}"]
+    raise TypeError(f"no overrides for {policy!r}")

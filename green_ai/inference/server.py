@@ -138,9 +138,15 @@ class ModelExecutor:
 
     The batch's outputs are copied to the host (`.cpu()` waits for the device) and the device is
     synchronised before the time is read — the original testbed read the clock without
-    synchronising, so most GPU work fell outside its latencies (SPEC, "Known defects"). Inputs
-    come from one pre-made host buffer: every request is a fresh image to the model, and the
-    buffer costs no allocation during the run.
+    synchronising, so most GPU work fell outside its latencies (SPEC, "Known defects").
+
+    Every batch of n requests sends the first n images of one pre-made host buffer: the same
+    pixels each time, allocated once, before the run. That costs what fresh images would: a
+    torchvision classifier does the same arithmetic whatever the pixel values, and a server's
+    fresh request is an image it has just decoded, so it is as warm in the caches as a reused
+    one. A ring of distinct images would double a buffer that is already 77 MB at 224 px for
+    a batch of 128 (pinned memory, on a GPU) and make a batch's cost depend on where the ring
+    wrapped.
     """
 
     def __init__(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from green_ai.config.checks import require_int, require_number
 from green_ai.errors import UserError
 
 __all__ = ["ARRIVALS", "arrival_offsets"]
@@ -25,10 +26,8 @@ def arrival_offsets(
     *, frequency: float, requests: int, arrivals: str = "constant", seed: int = 0
 ) -> np.ndarray:
     """Arrival time of every request in seconds from the start, non-decreasing, first at 0."""
-    if isinstance(frequency, bool) or not isinstance(frequency, int | float) or frequency <= 0:
-        raise UserError(f"frequency={frequency!r} must be a number of requests per second > 0")
-    if isinstance(requests, bool) or not isinstance(requests, int) or requests < 1:
-        raise UserError(f"requests={requests!r} must be an integer >= 1")
+    require_number("frequency", frequency, low=0, strict=True, unit=" requests per second")
+    require_int("requests", requests, minimum=1)
     if arrivals == "constant":
         return np.arange(requests, dtype=np.float64) / float(frequency)
     if arrivals == "poisson":

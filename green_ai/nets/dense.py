@@ -7,7 +7,8 @@ import math
 import torch
 from torch import nn
 
-from green_ai.nets.layers import check_count, halving_widths, linear_stack
+from green_ai.config.checks import require_int
+from green_ai.nets.layers import halving_widths, linear_stack
 
 
 class DenseLinearNN(nn.Module):
@@ -17,7 +18,7 @@ class DenseLinearNN(nn.Module):
         self, *, input_shape: tuple[int, int, int], num_classes: int, linear: int
     ) -> None:
         super().__init__()
-        check_count("linear", linear, minimum=1)
+        require_int("linear", linear, minimum=1)
         features = math.prod(input_shape)
         widths = [
             round(features - (features - num_classes) * i / linear) for i in range(linear + 1)

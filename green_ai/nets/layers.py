@@ -1,22 +1,24 @@
-"""Shared pieces of the networks: a stack of linear layers with ReLU between them."""
+"""Shared pieces of the networks: stacks of linear layers and the layer-count check."""
 
 from __future__ import annotations
 
 from torch import nn
 
+from green_ai.config.checks import require_int
 from green_ai.errors import UserError
 
 
-def linear_stack(widths: list[int]) -> nn.Sequential:
-    """Linear layers through `widths` (input first, classes last), ReLU between them.
+def linear_stack(widths: list[int], *, relu: bool = True) -> nn.Sequential:
+    """Linear layers through `widths` (input first, classes last), ReLU between them if `relu`.
 
     The thesis testbed had no non-linearity between dense layers, so its "deep" dense nets
-    were a single linear map (SPEC "Known defects"); here every hidden layer has a ReLU.
+    were a single linear map (SPEC "Known defects"); the dense nets here keep a ReLU after
+    every hidden layer. The SimpleCNN head passes `relu=False` (see `SimpleCNN`).
     """
     layers: list[nn.Module] = []
     for i, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
         layers.append(nn.Linear(n_in, n_out))
-        if i < len(widths) - 2:
+        if relu and i < len(widths) - 2:
             layers.append(nn.ReLU(inplace=True))
     return nn.Sequential(*layers)
 
@@ -27,7 +29,7 @@ def halving_widths(first: int, count: int, num_classes: int, *, what: str) -> li
     Raises a UserError naming the largest count that keeps every hidden layer at least as
     wide as the number of classes.
     """
-    check_count(what, count, minimum=1)
+    require_int(what, count, minimum=1)
     hidden = [first // 2**i for i in range(count - 1)]
     if hidden and hidden[-1] < num_classes:
         limit = 1
@@ -39,8 +41,3 @@ def halving_widths(first: int, count: int, num_classes: int, *, what: str) -> li
             f"Use {what}=1..{limit}."
         )
     return [*hidden, num_classes]
-
-
-def check_count(what: str, value: int, *, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise UserError(f"{what}={value!r} must be an integer of at least {minimum}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from torch import nn
@@ -15,10 +16,18 @@ _NETS: dict[str, type[nn.Module]] = {
     "densepoly": DensePolyNN,
     "simplecnn": SimpleCNN,
 }
+# Arguments that come from the dataset and the layer-count shortcuts, not from net.options.
+_NOT_OPTIONS = {"self", "input_shape", "num_classes", "conv", "linear", "relu"}
 
 
 def list_nets() -> list[str]:
     return sorted(_NETS)
+
+
+def net_options(name: str) -> list[str]:
+    """The `net.options` keys that net `name` takes."""
+    params = inspect.signature(_NETS[name].__init__).parameters
+    return [p for p in params if p not in _NOT_OPTIONS]
 
 
 def build_net(
@@ -38,6 +47,12 @@ def build_net(
     if name not in _NETS:
         raise UserError(f"net={name!r} is not known; use one of {', '.join(list_nets())}")
     extra = dict(options or {})
+    unknown = sorted(set(extra) - set(net_options(name)))
+    if unknown:
+        known = ", ".join(net_options(name)) or "none"
+        raise UserError(
+            f"net.options.{unknown[0]} is not an option of net={name} (its options: {known})"
+        )
     if name == "simplecnn":
         return SimpleCNN(
             input_shape=input_shape,

@@ -1,35 +1,21 @@
-"""Search spaces from `conf/hparams/*.yaml` as Optuna distributions."""
+"""Search spaces (`conf/hparams/*.yaml`) as Optuna distributions."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import optuna
 from optuna.distributions import BaseDistribution, FloatDistribution
 
-from green_ai.errors import UserError
-from green_ai.training.loop import ADAM_DEFAULTS
+from green_ai.config.train import HparamsConfig
 
 
-def build_space(hparams_cfg: Mapping[str, Any]) -> dict[str, BaseDistribution]:
-    """`params: {name: {low, high, log}}` -> Optuna distributions, checked for sense."""
-    params = hparams_cfg.get("params")
-    if not params:
-        raise UserError("the hparams config has no `params:`; use hparams=adam3 or adam5")
-    space: dict[str, BaseDistribution] = {}
-    for name, spec in params.items():
-        if name not in ADAM_DEFAULTS:
-            raise UserError(
-                f"hparams.params.{name} is not an Adam hyperparameter; use {list(ADAM_DEFAULTS)}"
-            )
-        low, high, log = float(spec["low"]), float(spec["high"]), bool(spec.get("log", False))
-        if not low < high:
-            raise UserError(f"hparams.params.{name}: low={low} must be below high={high}")
-        if log and low <= 0:
-            raise UserError(f"hparams.params.{name}: a log-scaled range needs low > 0, got {low}")
-        space[str(name)] = FloatDistribution(low, high, log=log)
-    return space
+def build_space(hparams: HparamsConfig) -> dict[str, BaseDistribution]:
+    """One Optuna distribution per searched parameter (the settings checked the ranges)."""
+    return {
+        name: FloatDistribution(spec.low, spec.high, log=spec.log)
+        for name, spec in hparams.params.items()
+    }
 
 
 def suggest(trial: optuna.Trial, space: Mapping[str, BaseDistribution]) -> dict[str, float]:

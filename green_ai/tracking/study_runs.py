@@ -7,20 +7,24 @@ testbed wrote results only when a whole study had finished (SPEC "Known defects"
 
 from __future__ import annotations
 
+import hashlib
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from omegaconf import DictConfig, OmegaConf
+from optuna.trial import FrozenTrial, TrialState
 
+from green_ai.config.train import TrainConfig
 from green_ai.tracking.mlflow_setup import (
     KIND_TRAIN_ROUND,
     KIND_TRAIN_STUDY,
-    flatten_config,
+    config_yaml,
     git_commit,
     hydra_overrides,
     setup_tracking,
 )
+from green_ai.tracking.names import round_label
+from green_ai.tracking.ui import ensure_training_view
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -29,23 +33,50 @@ if TYPE_CHECKING:
 SHORTCUTS = ("conv", "linear", "relu", "epochs", "rounds", "repetitions", "batch_size", "seed")
 
 
-class StudyRuns:
-    """The parent run of one study (found again on resume) and its nested round runs."""
+def study_params(cfg: TrainConfig) -> dict[str, str]:
+    """The parent run's params: what a person compares between studies (the factors, the
+    search, the budget), plus `config_hash`. The whole resolved config is the `config.yaml`
+    artifact, not params: ninety of them hid every metric in MLflow's table (issue 11)."""
+    return {
+        "net": cfg.net.name,
+        "dataset": cfg.dataset.name,
+        "search": cfg.search.name,
+        "hparams": cfg.hparams.name,
+        "pruner": cfg.search.pruner,
+        **{key: str(getattr(cfg, key)) for key in SHORTCUTS},
+        "config_hash": config_hash(cfg),
+    }
 
-    def __init__(self, cfg: DictConfig, study_name: str, *, tags: Mapping[str, str]) -> None:
+
+def config_hash(cfg: TrainConfig) -> str:
+    """The first 12 hex digits of the SHA-256 of the `config.yaml` artifact: equal hashes,
+    equal resolved configs."""
+    return hashlib.sha256(config_yaml(cfg).encode()).hexdigest()[:12]
+
+
+class StudyRuns:
+    """The parent run of one study (found again on resume) and its nested round runs.
+
+    `label` is the run's short name (green_ai.tracking.names.cell_label); the study's full
+    name is the tag `study_name`.
+    """
+
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        study_name: str,
+        *,
+        tags: Mapping[str, str],
+        label: str | None = None,
+    ) -> None:
         from mlflow import MlflowClient
 
         self.experiment_id = setup_tracking(cfg.tracking)
         self.client: MlflowClient = MlflowClient()
+        ensure_training_view(self.client, self.experiment_id)
         self.study_name = study_name
-        params = {
-            "net": str(cfg.net.name),
-            "dataset": str(cfg.dataset.name),
-            "search": str(cfg.search.name),
-            "hparams": str(cfg.hparams.name),
-            "study_name": study_name,
-            **{key: str(cfg[key]) for key in SHORTCUTS},
-        }
+        self.label = label or study_name
+        params = study_params(cfg)
         existing = self.client.search_runs(
             [self.experiment_id],
             filter_string=(
@@ -58,7 +89,7 @@ class StudyRuns:
             "study_name": study_name,
             "git_commit": git_commit(),
             "hydra_overrides": hydra_overrides(),
-            "mlflow.runName": study_name,
+            "mlflow.runName": self.label,
             **tags,
         }
         if existing:
@@ -68,16 +99,17 @@ class StudyRuns:
             logged = existing[0].data.params
             # Params are immutable in MLflow: a changed value (rounds=3 after rounds=2) is kept
             # as a tag so the run still says what the latest command asked for.
-            for key, value in {**params, **flatten_config(cfg)}.items():
+            for key, value in params.items():
                 if key in logged and logged[key] != value:
                     all_tags[f"resumed_with.{key}"] = value
             all_tags.pop("mlflow.runName")
+            self.label = existing[0].info.run_name or self.label
         else:
-            run = self.client.create_run(self.experiment_id, tags=all_tags, run_name=study_name)
+            run = self.client.create_run(self.experiment_id, tags=all_tags, run_name=self.label)
             self.run_id = run.info.run_id
             self.resumed = False
-            self._log_params(self.run_id, {**flatten_config(cfg), **params})
-            self.client.log_text(self.run_id, OmegaConf.to_yaml(cfg, resolve=True), "config.yaml")
+            self._log_params(self.run_id, params)
+            self.client.log_text(self.run_id, config_yaml(cfg), "config.yaml")
         self._set_tags(self.run_id, all_tags)
 
     def start_round(self, number: int, hparams: Mapping[str, float]) -> str:
@@ -90,7 +122,7 @@ class StudyRuns:
             "state": "RUNNING",
         }
         run = self.client.create_run(
-            self.experiment_id, tags=tags, run_name=f"{self.study_name}/round-{number}"
+            self.experiment_id, tags=tags, run_name=round_label(number, self.label)
         )
         self._log_params(
             run.info.run_id, {"round": str(number), **{k: repr(v) for k, v in hparams.items()}}
@@ -105,17 +137,61 @@ class StudyRuns:
         if batch:
             self.client.log_batch(run_id, metrics=batch, synchronous=True)
 
-    def finish_round(self, run_id: str, *, failed_reason: str | None = None) -> None:
-        tags = {"state": "FAIL" if failed_reason else "COMPLETE"}
+    def finish_round(
+        self,
+        run_id: str,
+        *,
+        failed_reason: str | None = None,
+        killed: bool = False,
+        pruned: bool = False,
+    ) -> None:
+        """Close a round's run: FINISHED (state COMPLETE, or PRUNED when a pruner stopped it
+        early), FAILED, or KILLED when it was cut short."""
+        tags = {"state": "FAIL" if failed_reason else "PRUNED" if pruned else "COMPLETE"}
         if failed_reason:
             tags["fail_reason"] = failed_reason[:5000]
         self._set_tags(run_id, tags)
-        self.client.set_terminated(run_id, status="FAILED" if failed_reason else "FINISHED")
+        status = "KILLED" if killed else "FAILED" if failed_reason else "FINISHED"
+        self.client.set_terminated(run_id, status=status)
 
-    def finish(self, *, status: str = "FINISHED", tags: Mapping[str, str] | None = None) -> None:
+    def close_orphans(self, trials: Sequence[FrozenTrial]) -> None:
+        """Close the round runs left RUNNING by workers that ended mid-round.
+
+        A round run stays RUNNING only while its trial does; once the trial has ended (its
+        worker killed, then the trial failed by `fail_lost_trials`), the run is KILLED with
+        the trial's reason.
+        """
+        by_number = {t.number: t for t in trials}
+        open_runs = self.client.search_runs(
+            [self.experiment_id],
+            filter_string=(
+                f"tags.`green_ai.kind` = '{KIND_TRAIN_ROUND}' and tags.study_name = "
+                f"'{self.study_name}' and attributes.status = 'RUNNING'"
+            ),
+            max_results=10_000,
+        )
+        for run in open_runs:
+            trial = by_number.get(int(run.data.tags.get("round", -1)))
+            if trial is None or trial.state == TrialState.RUNNING:
+                continue
+            if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
+                self.finish_round(run.info.run_id, pruned=trial.state == TrialState.PRUNED)
+            else:
+                reason = str(trial.user_attrs.get("fail_reason", "its worker ended mid-round"))
+                self.finish_round(run.info.run_id, failed_reason=reason, killed=True)
+
+    def finish(
+        self, *, status: str | None = "FINISHED", tags: Mapping[str, str] | None = None
+    ) -> None:
+        """Close the parent run with `status`, or only tag it (status None: other workers
+        are still running rounds of the study)."""
         if tags:
             self._set_tags(self.run_id, tags)
-        self.client.set_terminated(self.run_id, status=status)
+        if status is not None:
+            self.client.set_terminated(self.run_id, status=status)
+
+    def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
+        self._set_tags(run_id, tags)
 
     def log_dict(self, data: Any, artifact_file: str) -> None:
         self.client.log_dict(self.run_id, data, artifact_file)

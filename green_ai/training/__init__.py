@@ -1,4 +1,5 @@
-"""The training loop: Adam with every tuned value, epochs over device tensors, test accuracy."""
+"""The training loop: Adam with every tuned value, epochs over device tensors, test accuracy;
+and the warm-up that runs before anything is measured."""
 
 from green_ai.devices import resolve_device
 from green_ai.training.loop import (
@@ -10,6 +11,7 @@ from green_ai.training.loop import (
     make_optimizer,
     train_repetition,
 )
+from green_ai.training.warmup import warm_up
 
 __all__ = [
     "DivergedError",
@@ -20,4 +22,5 @@ __all__ = [
     "make_optimizer",
     "resolve_device",
     "train_repetition",
+    "warm_up",
 ]

@@ -13,14 +13,24 @@ from green_ai.tracking import KIND_INFERENCE, KIND_TRAIN_ROUND, KIND_TRAIN_STUDY
 
 EXPERIMENT = "green"
 EMPTY_EXPERIMENT = "empty"
+LEGACY_EXPERIMENT = "legacy"
 
-# Search studies: accuracy and net energy per round; None = failed round.
+# Search studies: accuracy and net energy per round; None = a failed round (no accuracy, but
+# its joules were spent).
 SEARCH: dict[str, tuple[list[float | None], list[float] | None]] = {
     "random": ([0.5, 0.7, 0.69, 0.71], [10.0, 20.0, 30.0, 40.0]),
     "gp_pi": ([0.6, 0.75, None, 0.74], [12.0, 11.0, 9.0, 13.0]),
     "grid": ([0.4, 0.45, 0.45], None),  # no energy meter
 }
-FACTORIAL_ROUNDS = 3
+# Leftovers of workers killed mid-round (state RUNNING or KILLED): never rounds, whatever
+# accuracy they logged.
+LEFTOVERS = {"random": ("RUNNING", 0.99), "grid": ("KILLED", 0.9)}
+# The random search again with a median pruner: None = a pruned round.
+PRUNED_SEARCH = ([0.5, None, 0.72, None], [10.0, 3.0, 20.0, 4.0])
+FACTORIAL_ROUNDS = 4
+FACTORIAL_REPS = 2
+IDLE_POWER_W = 5.0
+REP_DURATION_S = 5.0
 INFER_MODELS = ("alexnet", "shufflenet_v2_x1_0")
 INFER_FREQUENCIES = (16, 128)
 INFER_BATCHING = (("fixed", 16), ("fixed", 128), ("greedy", 128))
@@ -33,6 +43,13 @@ def factorial_energy(linear: int, conv: int, relu: int, rnd: int) -> float:
 
 def factorial_accuracy(linear: int, conv: int, relu: int, rnd: int) -> float:
     return 0.8 + 0.02 * (conv == 4) + 0.01 * relu - 0.005 * (linear == 7) + 0.001 * rnd
+
+
+def factorial_reps(linear: int, conv: int, relu: int, rnd: int) -> list[tuple[float, float]]:
+    """(net joules, accuracy) of each repetition: they sum (average) to the round's figures."""
+    e = factorial_energy(linear, conv, relu, rnd)
+    a = factorial_accuracy(linear, conv, relu, rnd)
+    return [(e / 2 - 1.0, a - 0.001), (e / 2 + 1.0, a + 0.001)]
 
 
 def inference_metrics(model: str, freq: int, batching: str, size: int) -> dict[str, float]:
@@ -48,61 +65,88 @@ def inference_metrics(model: str, freq: int, batching: str, size: int) -> dict[s
 
 
 def build(uri: str) -> None:
-    """Fill the store at `uri` with one experiment of known runs and one empty experiment."""
-    from mlflow.entities import Metric, Param, RunTag
+    """Fill the store at `uri` with one experiment of known runs, one empty experiment, and
+    one whose factorial rounds predate `rep_energy_net_j` (LEGACY_EXPERIMENT)."""
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(uri)
     exp = client.create_experiment(EXPERIMENT)
     client.create_experiment(EMPTY_EXPERIMENT)
+    _search_studies(client, exp)
+    _factorial(client, exp, rep_net=True)
+    _inference(client, exp)
+    _factorial(client, client.create_experiment(LEGACY_EXPERIMENT), rep_net=False)
 
-    def run(
-        kind: str,
-        params: dict[str, Any],
-        metrics: Mapping[str, float | list[float]],
-        tags: dict[str, str] | None = None,
-        parent: str | None = None,
-    ) -> str:
-        all_tags = {"green_ai.kind": kind, **(tags or {})}
-        if parent:
-            all_tags["mlflow.parentRunId"] = parent
-        run_id = client.create_run(exp, tags=all_tags).info.run_id
-        ms = []
-        for key, value in metrics.items():
-            values = value if isinstance(value, list) else [value]
-            ms += [Metric(key, v, 0, step) for step, v in enumerate(values)]
-        client.log_batch(
-            run_id,
-            metrics=ms,
-            params=[Param(k, str(v)) for k, v in params.items()],
-            tags=[RunTag(k, v) for k, v in all_tags.items() if k != "mlflow.parentRunId"],
-        )
-        return run_id  # left RUNNING: the report reads runs in any state, and it saves writes
 
-    base = {"epochs": 1, "rounds": 4, "repetitions": 2, "batch_size": 64, "seed": 0}
+def _run(
+    client: Any,
+    exp: str,
+    kind: str,
+    params: dict[str, Any],
+    metrics: Mapping[str, float | list[float]],
+    tags: dict[str, str] | None = None,
+    parent: str | None = None,
+) -> str:
+    from mlflow.entities import Metric, Param, RunTag
 
-    def study(name: str, params: dict[str, Any], kind_tag: str) -> str:
-        return run(
-            KIND_TRAIN_STUDY,
-            {**base, **params, "study_name": name},
-            {},
-            {"study_name": name, "energy.kind": kind_tag},
-        )
+    all_tags = {"green_ai.kind": kind, **(tags or {})}
+    if parent:
+        all_tags["mlflow.parentRunId"] = parent
+    run_id = client.create_run(exp, tags=all_tags).info.run_id
+    ms = []
+    for key, value in metrics.items():
+        values = value if isinstance(value, list) else [value]
+        ms += [Metric(key, v, 0, step) for step, v in enumerate(values)]
+    client.log_batch(
+        run_id,
+        metrics=ms,
+        params=[Param(k, str(v)) for k, v in params.items()],
+        tags=[RunTag(k, v) for k, v in all_tags.items() if k != "mlflow.parentRunId"],
+    )
+    return str(run_id)  # left RUNNING: the report reads runs in any state, and it saves writes
 
-    for search, (accs, energies) in SEARCH.items():
-        name = f"search-{search}"
-        arch = {"net": "densepoly", "conv": 0, "linear": 3, "relu": 1}
-        params = {**arch, "dataset": "synthetic", "search": search, "hparams": "adam5"}
-        parent = study(name, params, "measured" if energies else "none")
+
+BASE = {"epochs": 1, "rounds": 4, "repetitions": 2, "batch_size": 64, "seed": 0}
+SEARCH_ARCH = {"net": "densepoly", "conv": 0, "linear": 3, "relu": 1}
+
+
+def _study(client: Any, exp: str, name: str, params: dict[str, Any], metered: bool) -> str:
+    metrics = {"idle_power_w": IDLE_POWER_W} if metered else {}
+    tags = {"study_name": name, "energy.kind": "measured" if metered else "none"}
+    return _run(
+        client, exp, KIND_TRAIN_STUDY, {**BASE, **params, "study_name": name}, metrics, tags
+    )
+
+
+def _search_studies(client: Any, exp: str) -> None:
+    studies = [(s, "none", accs, energies) for s, (accs, energies) in SEARCH.items()]
+    studies.append(("random", "median", *PRUNED_SEARCH))
+    for search, pruner, accs, energies in studies:
+        name = f"search-{search}" + (f"-{pruner}" if pruner != "none" else "")
+        params = {**SEARCH_ARCH, "dataset": "synthetic", "search": search, "hparams": "adam5"}
+        if pruner != "none":
+            params["pruner"] = pruner
+        parent = _study(client, exp, name, params, energies is not None)
+        failed = "PRUNED" if pruner != "none" else "FAIL"
         for rnd, acc in enumerate(accs):
             metrics: dict[str, float | list[float]] = {}
             if acc is not None:
                 metrics["accuracy"] = acc
+            elif failed == "PRUNED":
+                metrics["pruned_epoch"] = 1
             if energies:
                 metrics |= {"energy_net_j": energies[rnd], "energy_j": energies[rnd] + 5.0}
-            state = "COMPLETE" if acc is not None else "FAIL"
-            run(KIND_TRAIN_ROUND, {"round": rnd, "lr": 0.001}, metrics, {"state": state}, parent)
+            state = "COMPLETE" if acc is not None else failed
+            _run(client, exp, KIND_TRAIN_ROUND, {"round": rnd}, metrics, {"state": state}, parent)
+        if pruner == "none" and search in LEFTOVERS:
+            state, acc = LEFTOVERS[search]
+            params = {"round": len(accs)}
+            _run(
+                client, exp, KIND_TRAIN_ROUND, params, {"accuracy": acc}, {"state": state}, parent
+            )
 
+
+def _factorial(client: Any, exp: str, *, rep_net: bool) -> None:
     for linear, conv, relu in itertools.product((3, 7), (1, 4), (0, 1)):
         name = f"arch-l{linear}-c{conv}-r{relu}"
         params = {
@@ -114,29 +158,62 @@ def build(uri: str) -> None:
             "search": "random",
             "hparams": "adam3",
         }
-        parent = study(name, params, "measured")
+        parent = _study(client, exp, name, params, metered=True)
         for rnd in range(FACTORIAL_ROUNDS):
             e = factorial_energy(linear, conv, relu, rnd)
-            a = factorial_accuracy(linear, conv, relu, rnd)
-            rmetrics: dict[str, float | list[float]] = {
-                "accuracy": a,
+            reps = factorial_reps(linear, conv, relu, rnd)
+            gross = [re + IDLE_POWER_W * REP_DURATION_S for re, _ in reps]
+            metrics: dict[str, float | list[float]] = {
+                "accuracy": factorial_accuracy(linear, conv, relu, rnd),
                 "energy_net_j": e,
                 "energy_j": e + 50.0,
-                "rep_energy_j": [e / 2 - 1.0, e / 2 + 1.0],
-                "rep_accuracy": [a - 0.001, a + 0.001],
+                "rep_energy_j": gross,
+                "rep_duration_s": [REP_DURATION_S] * len(reps),
+                "rep_accuracy": [ra for _, ra in reps],
             }
-            run(
-                KIND_TRAIN_ROUND,
-                {"round": rnd, "lr": 0.01},
-                rmetrics,
-                {"state": "COMPLETE"},
-                parent,
-            )
+            if rep_net:
+                metrics["rep_energy_net_j"] = [re for re, _ in reps]
+            tags = {"state": "COMPLETE"}
+            _run(client, exp, KIND_TRAIN_ROUND, {"round": rnd}, metrics, tags, parent)
 
+
+def _inference(client: Any, exp: str) -> None:
     for model, freq, (batching, size) in itertools.product(
         INFER_MODELS, INFER_FREQUENCIES, INFER_BATCHING
     ):
         params = {"model": model, "frequency": freq, "batching": batching, "batch_size": size}
         if batching == "greedy":
             params |= {"batch_size": None, "max_batch": size}
-        run(KIND_INFERENCE, params, inference_metrics(model, freq, batching, size))
+        _run(client, exp, KIND_INFERENCE, params, inference_metrics(model, freq, batching, size))
+
+
+def tidy_rows() -> list[dict[str, object]]:
+    """The training runs above as a tidy CSV's rows (green_ai.analysis.tidy): factorial rows
+    per repetition, search rows per round."""
+    rows: list[dict[str, object]] = []
+    for linear, conv, relu in itertools.product((3, 7), (1, 4), (0, 1)):
+        for rnd in range(FACTORIAL_ROUNDS):
+            for rep, (e, a) in enumerate(factorial_reps(linear, conv, relu, rnd)):
+                cell = {"dataset": "synthetic", "conv": conv, "linear": linear, "relu": relu}
+                rows.append(
+                    {**cell, "round": rnd, "repetition": rep, "energy_j": e, "accuracy": a}
+                )
+    studies = [(s, "none", accs, energies) for s, (accs, energies) in SEARCH.items()]
+    studies.append(("random", "median", *PRUNED_SEARCH))
+    for search, pruner, accs, energies in studies:
+        for rnd, acc in enumerate(accs):
+            state = "COMPLETE" if acc is not None else ("PRUNED" if pruner != "none" else "FAIL")
+            rows.append(
+                {
+                    "dataset": "synthetic",
+                    **SEARCH_ARCH,
+                    "search": search,
+                    "hparams": "adam5",
+                    "pruner": pruner,
+                    "round": rnd,
+                    "state": state,
+                    "accuracy": acc,
+                    "energy_j": energies[rnd] if energies else None,
+                }
+            )
+    return rows

@@ -11,19 +11,6 @@ from scipy import stats as sps
 from green_ai.analysis import stats
 
 
-def test_cv_is_sample_std_over_mean() -> None:
-    # mean 2, sample std 1
-    assert stats.coefficient_of_variation([1.0, 2.0, 3.0]) == pytest.approx(0.5)
-    x = [3.0, 5.0, 4.0, 9.0]
-    assert stats.coefficient_of_variation(x) == pytest.approx(sps.variation(x, ddof=1))
-    assert stats.coefficient_of_variation(x, ddof=0) == pytest.approx(sps.variation(x))
-
-
-def test_cv_undefined_for_one_value_or_zero_mean() -> None:
-    assert math.isnan(stats.coefficient_of_variation([4.0]))
-    assert math.isnan(stats.coefficient_of_variation([-1.0, 1.0]))
-
-
 def test_eta_squared_formula() -> None:
     # (H - k + 1) / (n - k) = (10 - 3 + 1) / (20 - 3)
     assert stats.eta_squared_h(10.0, 20, 3) == pytest.approx(8 / 17)

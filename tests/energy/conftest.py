@@ -5,9 +5,17 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from omegaconf import DictConfig, OmegaConf
 
-from .fakes import CONF, FakeClock, FakeGPU, fake_pynvml
+from green_ai.config.energy import EnergyConfig
+from green_ai.energy import _build
+
+from .fakes import FakeClock, FakeGPU, fake_pynvml
+
+
+@pytest.fixture(autouse=True)
+def _fresh_log_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test sees `build_meter`'s first line of the process again."""
+    monkeypatch.setattr(_build, "_SAID", set())
 
 
 @pytest.fixture
@@ -16,15 +24,11 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def energy_cfg() -> Callable[..., DictConfig]:
-    """The shipped `conf/energy/<backend>.yaml` with overrides."""
+def energy_cfg() -> Callable[..., EnergyConfig]:
+    """The settings of `energy=<backend>` with overrides, as the typed config builds them."""
 
-    def make(backend: str = "auto", /, **overrides: Any) -> DictConfig:
-        cfg = OmegaConf.load(CONF / "energy" / f"{backend}.yaml")
-        assert isinstance(cfg, DictConfig)
-        for key, value in overrides.items():
-            cfg[key] = value
-        return cfg
+    def make(backend: str = "auto", /, **overrides: Any) -> EnergyConfig:
+        return EnergyConfig(backend=backend, **overrides)
 
     return make
 

@@ -49,7 +49,8 @@ class NVMLError_GpuIsLost(NVMLError):
 class FakeGPU:
     """A scripted GPU. `power_w(t)` and `energy_j(t)` give readings at fake time t; `None`
     means the GPU lacks that sensor (NVML answers NotSupported). From `lost_at` on, every
-    call raises GpuIsLost."""
+    call raises GpuIsLost; inside the `flaky` interval [start, end) every call raises NVML's
+    plain "Unknown Error" (a transient failure)."""
 
     uuid: str
     name: str = "Fake GPU"
@@ -57,6 +58,7 @@ class FakeGPU:
     energy_j: Callable[[float], float] | None = None
     util_pct: float | None = 50.0
     lost_at: float | None = None
+    flaky: tuple[float, float] | None = None
 
 
 @dataclass
@@ -73,8 +75,11 @@ def fake_pynvml(
     mod.calls = {"init": 0, "shutdown": 0}  # type: ignore[attr-defined]
 
     def check(gpu: FakeGPU) -> None:
-        if gpu.lost_at is not None and clock() >= gpu.lost_at:
+        t = clock()
+        if gpu.lost_at is not None and t >= gpu.lost_at:
             raise NVMLError_GpuIsLost()
+        if gpu.flaky is not None and gpu.flaky[0] <= t < gpu.flaky[1]:
+            raise NVMLError()
 
     def nvmlInit() -> None:
         if library_missing:

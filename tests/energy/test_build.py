@@ -1,4 +1,4 @@
-"""`build_meter`: config validation, `auto`'s choice and its one log line, the shipped configs."""
+"""`build_meter`: which backends `auto` and `backends` open, and the one short log line."""
 
 from __future__ import annotations
 
@@ -11,12 +11,14 @@ import pytest
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from green_ai.energy import BACKENDS, build_meter
+from green_ai.config.energy import EnergyConfig
+from green_ai.energy import EnergyMeter, build_meter
 from green_ai.errors import UserError
 
-from .fakes import CONF, FakeClock, FakeGPU, make_powercap
+from .fakes import FakeClock, FakeGPU, make_powercap
 
 UUID = "GPU-11111111-aaaa-4000-8000-000000000000"
+RANGE = 262_143_328_850
 
 
 @pytest.fixture(autouse=True)
@@ -25,122 +27,168 @@ def _no_cuda(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: None)
 
 
-def build(cfg: DictConfig, device: str, clock: FakeClock) -> Any:
-    return build_meter(cfg, torch.device(device), clock=clock, threaded=False)
+@pytest.fixture
+def powercap(tmp_path: Path) -> Path:
+    return make_powercap(
+        tmp_path / "powercap",
+        {
+            "intel-rapl:0": ("package-0", 0, RANGE),
+            "intel-rapl:0:0": ("dram", 0, RANGE),
+            "intel-rapl:1": ("package-1", 0, RANGE),
+            "intel-rapl:1:0": ("dram", 0, RANGE),
+        },
+    )
 
 
-def energy_logs(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.name.startswith("green_ai.energy")]
+def build(cfg: EnergyConfig | DictConfig, device: str | None, clock: FakeClock) -> EnergyMeter:
+    return build_meter(
+        cfg, None if device is None else torch.device(device), clock=clock, threaded=False
+    )
 
 
-def test_every_backend_has_a_config_with_the_same_keys() -> None:
-    files = sorted((CONF / "energy").glob("*.yaml"))
-    assert sorted(f.stem for f in files) == sorted(BACKENDS)
-    keys = {f.stem: set(OmegaConf.load(f).keys()) for f in files}  # type: ignore[union-attr]
-    for name, cfg_keys in keys.items():
-        assert cfg_keys == keys["auto"], name
-        assert OmegaConf.load(CONF / "energy" / f"{name}.yaml").backend == name
-    auto = OmegaConf.load(CONF / "energy" / "auto.yaml")
-    assert auto.interval_s == 0.1  # thesis §3.3.3
-    assert auto.devices is None
+def energy_lines(caplog: pytest.LogCaptureFixture, level: int = logging.INFO) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name.startswith("green_ai.energy") and r.levelno == level
+    ]
 
 
-@pytest.mark.parametrize(
-    ("key", "value"),
-    [
-        ("backend", "smi"),
-        ("interval_s", 0),
-        ("idle_s", -1),
-        ("watts_per_core", "many"),
-        ("grid_intensity_g_per_kwh", -5),
-        ("devices", ["first"]),
-    ],
-)
-def test_bad_values_are_user_errors_naming_the_key(
-    energy_cfg: Callable[..., DictConfig], clock: FakeClock, key: str, value: Any
-) -> None:
-    with pytest.raises(UserError, match=f"energy.{key}"):
-        build(energy_cfg("none", **{key: value}), "cpu", clock)
-
-
-def test_auto_picks_nvml_on_cuda(
-    energy_cfg: Callable[..., DictConfig],
+def test_auto_on_cuda_takes_nvml_and_rapl_together(
+    energy_cfg: Callable[..., EnergyConfig],
     clock: FakeClock,
     install_nvml: Callable[..., Any],
     caplog: pytest.LogCaptureFixture,
+    powercap: Path,
 ) -> None:
     install_nvml([FakeGPU(UUID, name="H200", power_w=lambda t: 1.0, energy_j=lambda t: t)])
-    caplog.set_level(logging.INFO)
-    meter = build(energy_cfg("auto"), "cuda:0", clock)
-    assert meter.backend == "nvml" and meter.device_names == ["cuda:0 H200"]
-    (line,) = energy_logs(caplog)
-    assert "nvml" in line and "counter" in line and "NVML works" in line
+    caplog.set_level(logging.DEBUG)
+    meter = build(energy_cfg("auto", powercap_root=str(powercap)), "cuda:0", clock)
+    assert meter.backend == "nvml+rapl" and meter.kind == "measured"
+    assert meter.device_names == [
+        "cuda:0 H200",
+        "package-0",
+        "package-1",
+        "package-0/dram",
+        "package-1/dram",
+    ]
+    # Issue 11: one short line, nothing about why.
+    assert energy_lines(caplog) == ["energy: nvml (counter) cuda:0 + rapl package(2),dram(2)"]
 
 
-def test_auto_falls_back_to_rapl_then_estimate_and_says_why(
-    energy_cfg: Callable[..., DictConfig],
+def test_auto_says_briefly_what_it_skipped_and_why_only_at_debug(
+    energy_cfg: Callable[..., EnergyConfig],
     clock: FakeClock,
     install_nvml: Callable[..., Any],
     caplog: pytest.LogCaptureFixture,
     tmp_path: Path,
 ) -> None:
     install_nvml([], library_missing=True)
-    caplog.set_level(logging.INFO)
-    root = make_powercap(tmp_path / "pc", {"intel-rapl:0": ("package-0", 0, 10**12)})
-    meter = build(energy_cfg("auto", powercap_root=str(root)), "cuda:0", clock)
-    assert meter.backend == "rapl"
-    (line,) = energy_logs(caplog)
-    assert "NVML Shared Library Not Found" in line and "RAPL readable" in line
-
-    caplog.clear()
-    meter = build(energy_cfg("auto", powercap_root=str(tmp_path / "none")), "cuda:0", clock)
+    caplog.set_level(logging.DEBUG)
+    meter = build(energy_cfg("auto", powercap_root=str(tmp_path / "absent")), "cuda:0", clock)
     assert (meter.backend, meter.kind) == ("estimate", "estimated")
-    (line,) = energy_logs(caplog)
-    assert "estimate" in line and "no NVML" in line and "no RAPL" in line
+    (line,) = energy_lines(caplog)
+    assert line == "energy: estimate (CPU time x 10 W/core) [auto: no nvml, no rapl]"
+    why = " ".join(energy_lines(caplog, logging.DEBUG))
+    assert "NVML Shared Library Not Found" in why and "no RAPL on this machine" in why
+
+
+def test_auto_without_nvml_takes_rapl_alone(
+    energy_cfg: Callable[..., EnergyConfig],
+    clock: FakeClock,
+    install_nvml: Callable[..., Any],
+    powercap: Path,
+) -> None:
+    install_nvml([], library_missing=True)
+    meter = build(energy_cfg("auto", powercap_root=str(powercap)), "cuda:0", clock)
+    assert meter.backend == "rapl"
 
 
 def test_auto_on_cpu_does_not_try_nvml(
-    energy_cfg: Callable[..., DictConfig],
+    energy_cfg: Callable[..., EnergyConfig],
     clock: FakeClock,
     install_nvml: Callable[..., Any],
     caplog: pytest.LogCaptureFixture,
     tmp_path: Path,
 ) -> None:
     nvml = install_nvml([FakeGPU(UUID, power_w=lambda t: 1.0)])
-    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.DEBUG)
     meter = build(energy_cfg("auto", powercap_root=str(tmp_path)), "cpu", clock)
     assert meter.backend == "estimate"
     assert nvml.calls["init"] == 0
-    (line,) = energy_logs(caplog)
-    assert "the device measured is cpu, not a GPU" in line
+    assert any("cpu, not a GPU" in line for line in energy_lines(caplog, logging.DEBUG))
 
 
-def test_explicit_backend_logs_one_line(
-    energy_cfg: Callable[..., DictConfig], clock: FakeClock, caplog: pytest.LogCaptureFixture
+def test_no_device_measures_every_visible_gpu_without_touching_cuda(
+    energy_cfg: Callable[..., EnergyConfig],
+    clock: FakeClock,
+    install_nvml: Callable[..., Any],
+    powercap: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    caplog.set_level(logging.INFO)
-    build(energy_cfg("estimate"), "cpu", clock)
-    (line,) = energy_logs(caplog)
-    assert "estimate" in line and "as configured" in line
+    uuids = [UUID, UUID.replace("1111", "2222")]
+    install_nvml([FakeGPU(u, power_w=lambda t: 1.0) for u in uuids])
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: pytest.fail("CUDA was initialised"))
+    meter = build(energy_cfg("auto", powercap_root=str(powercap)), None, clock)
+    assert meter.backend == "nvml+rapl"
+    assert [n.split()[0] for n in meter.device_names[:2]] == ["cuda:0", "cuda:1"]
+    meter.begin("w")  # no device: nothing to synchronise
+    meter.end("w")
+
+
+def test_backends_list_opens_each_and_wins_over_backend(
+    energy_cfg: Callable[..., EnergyConfig],
+    clock: FakeClock,
+    install_nvml: Callable[..., Any],
+    powercap: Path,
+) -> None:
+    install_nvml([FakeGPU(UUID, power_w=lambda t: 1.0)])
+    cfg = energy_cfg("none", backends=["rapl", "nvml"], powercap_root=str(powercap))
+    assert build(cfg, "cuda:0", clock).backend == "rapl+nvml"
+
+
+def test_a_named_backend_that_fails_closes_the_others_and_says_what_to_do(
+    energy_cfg: Callable[..., EnergyConfig],
+    clock: FakeClock,
+    install_nvml: Callable[..., Any],
+    tmp_path: Path,
+) -> None:
+    nvml = install_nvml([FakeGPU(UUID, power_w=lambda t: 1.0)])
+    cfg = energy_cfg(backends=["nvml", "rapl"], powercap_root=str(tmp_path / "x"))
+    with pytest.raises(UserError, match=r"energy.backends: rapl: .*no RAPL.*energy=auto"):
+        build(cfg, "cuda:0", clock)
+    assert nvml.calls == {"init": 1, "shutdown": 1}
 
 
 def test_rapl_requested_but_absent_says_what_to_do(
-    energy_cfg: Callable[..., DictConfig], clock: FakeClock, tmp_path: Path
+    energy_cfg: Callable[..., EnergyConfig], clock: FakeClock, tmp_path: Path
 ) -> None:
     with pytest.raises(UserError, match="energy=rapl: .*energy=auto"):
         build(energy_cfg("rapl", powercap_root=str(tmp_path / "x")), "cpu", clock)
 
 
-@pytest.mark.parametrize("backend", ["estimate", "none"])
-def test_config_group_composes_with_hydra(backend: str, clock: FakeClock) -> None:
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
+def test_the_line_is_logged_once_per_process(
+    energy_cfg: Callable[..., EnergyConfig], clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    for _ in range(3):  # the jobs of a sweep in one process
+        build(energy_cfg("estimate"), "cpu", clock)
+    assert energy_lines(caplog) == ["energy: estimate (CPU time x 10 W/core)"]
+    assert energy_lines(caplog, logging.DEBUG).count(energy_lines(caplog)[0]) == 2
 
-    try:
-        with initialize_config_dir(str(CONF), version_base="1.3"):
-            cfg = compose(overrides=[f"+energy={backend}", "energy.interval_s=0.01"])
-    finally:
-        GlobalHydra.instance().clear()
-    meter = build(cfg.energy, "cpu", clock)
-    assert meter.backend == backend
-    assert cfg.energy.interval_s == 0.01  # the inference study overrides it so
+
+def test_interval_goes_from_the_settings_to_the_meter_only(
+    energy_cfg: Callable[..., EnergyConfig], clock: FakeClock, powercap: Path
+) -> None:
+    meter = build(energy_cfg("rapl", interval_s=0.02, powercap_root=str(powercap)), "cpu", clock)
+    assert meter.interval_s == 0.02
+    assert not any(hasattr(b, "interval_s") for b in meter._backends)
+
+
+def test_a_composed_mapping_is_accepted_until_callers_pass_settings(clock: FakeClock) -> None:
+    cfg = OmegaConf.create({"backend": "estimate", "idle_s": 0, "devices": [0]})
+    assert build(cfg, "cpu", clock).backend == "estimate"
+    with pytest.raises(UserError, match="energy.colour is not a setting"):
+        build(OmegaConf.create({"colour": "green"}), "cpu", clock)
+    with pytest.raises(UserError, match="energy.interval_s=0"):
+        build(OmegaConf.create({"interval_s": 0}), "cpu", clock)

@@ -6,16 +6,15 @@ from collections.abc import Callable
 
 import pytest
 import torch
-from omegaconf import DictConfig
 from pytest_mock import MockerFixture
 
+from green_ai.config.energy import EnergyConfig
 from green_ai.energy import (
     ESTIMATED,
     NONE,
     EnergyMeter,
     Measurement,
     build_meter,
-    co2_g,
     measurement_metrics,
 )
 
@@ -35,7 +34,7 @@ class FakeCpuTime:
 
 
 def estimate_meter(
-    energy_cfg: Callable[..., DictConfig], clock: FakeClock, cpu: FakeCpuTime, **cfg: object
+    energy_cfg: Callable[..., EnergyConfig], clock: FakeClock, cpu: FakeCpuTime, **cfg: object
 ) -> EnergyMeter:
     return build_meter(
         energy_cfg("estimate", watts_per_core=10.0, **cfg),
@@ -48,7 +47,7 @@ def estimate_meter(
 
 
 def test_none_backend_gives_durations_and_absent_energy(
-    energy_cfg: Callable[..., DictConfig], clock: FakeClock
+    energy_cfg: Callable[..., EnergyConfig], clock: FakeClock
 ) -> None:
     meter = build_meter(energy_cfg("none"), CPU, clock=clock, sleep=clock.sleep)
     assert (meter.backend, meter.kind, meter.device_names) == ("none", NONE, [])
@@ -64,7 +63,7 @@ def test_none_backend_gives_durations_and_absent_energy(
 
 
 def test_estimate_is_cpu_time_times_watts_and_labelled(
-    energy_cfg: Callable[..., DictConfig], clock: FakeClock
+    energy_cfg: Callable[..., EnergyConfig], clock: FakeClock
 ) -> None:
     cpu = FakeCpuTime()
     meter = estimate_meter(energy_cfg, clock, cpu)
@@ -80,7 +79,7 @@ def test_estimate_is_cpu_time_times_watts_and_labelled(
 
 
 def test_duplicate_and_unknown_names_raise(
-    energy_cfg: Callable[..., DictConfig], clock: FakeClock
+    energy_cfg: Callable[..., EnergyConfig], clock: FakeClock
 ) -> None:
     meter = estimate_meter(energy_cfg, clock, FakeCpuTime())
     meter.begin("a")
@@ -94,7 +93,7 @@ def test_duplicate_and_unknown_names_raise(
     meter.begin("a")  # a closed name can be reused
 
 
-def test_windows_nest(energy_cfg: Callable[..., DictConfig], clock: FakeClock) -> None:
+def test_windows_nest(energy_cfg: Callable[..., EnergyConfig], clock: FakeClock) -> None:
     cpu = FakeCpuTime()
     meter = estimate_meter(energy_cfg, clock, cpu)
     meter.begin("round")
@@ -116,7 +115,7 @@ def test_windows_nest(energy_cfg: Callable[..., DictConfig], clock: FakeClock) -
 
 
 def test_window_ends_when_block_raises(
-    energy_cfg: Callable[..., DictConfig], clock: FakeClock
+    energy_cfg: Callable[..., EnergyConfig], clock: FakeClock
 ) -> None:
     meter = estimate_meter(energy_cfg, clock, FakeCpuTime())
     with pytest.raises(RuntimeError), meter.window("epoch") as w:
@@ -127,7 +126,7 @@ def test_window_ends_when_block_raises(
 
 
 def test_idle_baseline_and_net_energy(
-    energy_cfg: Callable[..., DictConfig], clock: FakeClock
+    energy_cfg: Callable[..., EnergyConfig], clock: FakeClock
 ) -> None:
     cpu = FakeCpuTime()
 
@@ -157,7 +156,7 @@ def test_idle_baseline_and_net_energy(
 
 
 def test_idle_zero_skips_the_baseline(
-    energy_cfg: Callable[..., DictConfig], clock: FakeClock
+    energy_cfg: Callable[..., EnergyConfig], clock: FakeClock
 ) -> None:
     meter = estimate_meter(energy_cfg, clock, FakeCpuTime(), idle_s=0)
     assert meter.measure_idle() is None
@@ -170,7 +169,7 @@ def test_idle_zero_skips_the_baseline(
 
 
 def test_cuda_windows_synchronise_at_both_edges(
-    energy_cfg: Callable[..., DictConfig], clock: FakeClock, mocker: MockerFixture
+    energy_cfg: Callable[..., EnergyConfig], clock: FakeClock, mocker: MockerFixture
 ) -> None:
     sync = mocker.patch("torch.cuda.synchronize", autospec=True)
     device = torch.device("cuda:0")
@@ -183,7 +182,7 @@ def test_cuda_windows_synchronise_at_both_edges(
 
 
 def test_cpu_windows_never_synchronise(
-    energy_cfg: Callable[..., DictConfig], clock: FakeClock, mocker: MockerFixture
+    energy_cfg: Callable[..., EnergyConfig], clock: FakeClock, mocker: MockerFixture
 ) -> None:
     sync = mocker.patch("torch.cuda.synchronize", autospec=True)
     meter = build_meter(energy_cfg("none"), CPU, clock=clock)
@@ -201,11 +200,3 @@ def test_measurement_is_frozen() -> None:
     m = Measurement(name="x", duration_s=1.0)
     with pytest.raises(AttributeError):
         m.energy_j = 1.0  # type: ignore[misc]
-
-
-def test_co2_from_grid_intensity() -> None:
-    # 3.6 MJ is one kWh: at 400 g/kWh, 400 g.
-    assert co2_g(3.6e6, 400.0) == pytest.approx(400.0)
-    assert co2_g(1800.0, 475.0) == pytest.approx(475.0 / 2000)
-    with pytest.raises(ValueError):
-        co2_g(1.0, -1.0)

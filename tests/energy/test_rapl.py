@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from omegaconf import DictConfig
 
+from green_ai.config.energy import EnergyConfig
 from green_ai.energy import MEASURED, EnergyMeter, build_meter
 from green_ai.errors import UserError
 
@@ -18,7 +18,9 @@ CPU = torch.device("cpu")
 RANGE = 262_143_328_850  # a typical max_energy_range_uj
 
 
-def rapl_meter(energy_cfg: Callable[..., DictConfig], clock: FakeClock, root: Path) -> EnergyMeter:
+def rapl_meter(
+    energy_cfg: Callable[..., EnergyConfig], clock: FakeClock, root: Path
+) -> EnergyMeter:
     return build_meter(
         energy_cfg("rapl", powercap_root=str(root)),
         CPU,
@@ -42,7 +44,7 @@ def powercap(tmp_path: Path) -> Path:
 
 
 def test_package_and_dram_zones_summed(
-    energy_cfg: Callable[..., DictConfig], clock: FakeClock, powercap: Path
+    energy_cfg: Callable[..., EnergyConfig], clock: FakeClock, powercap: Path
 ) -> None:
     meter = rapl_meter(energy_cfg, clock, powercap)
     assert (meter.backend, meter.kind) == ("rapl", MEASURED)
@@ -64,7 +66,7 @@ def test_package_and_dram_zones_summed(
 
 
 def test_counter_wrap_is_unwrapped(
-    energy_cfg: Callable[..., DictConfig], clock: FakeClock, tmp_path: Path
+    energy_cfg: Callable[..., EnergyConfig], clock: FakeClock, tmp_path: Path
 ) -> None:
     root = make_powercap(
         tmp_path / "pc", {"intel-rapl:0": ("package-0", 990_000_000, 1_000_000_000)}
@@ -85,7 +87,7 @@ def test_counter_wrap_is_unwrapped(
 
 
 def test_unreadable_counters_are_a_clear_user_error(
-    energy_cfg: Callable[..., DictConfig], clock: FakeClock, powercap: Path
+    energy_cfg: Callable[..., EnergyConfig], clock: FakeClock, powercap: Path
 ) -> None:
     (powercap / "intel-rapl:0" / "energy_uj").unlink()  # as if root-only (unreadable)
     (powercap / "intel-rapl:0" / "energy_uj").mkdir()
@@ -96,7 +98,7 @@ def test_unreadable_counters_are_a_clear_user_error(
 
 
 def test_missing_powercap_is_a_user_error(
-    energy_cfg: Callable[..., DictConfig], clock: FakeClock, tmp_path: Path
+    energy_cfg: Callable[..., EnergyConfig], clock: FakeClock, tmp_path: Path
 ) -> None:
     with pytest.raises(UserError, match="no RAPL"):
         rapl_meter(energy_cfg, clock, tmp_path / "absent")
@@ -106,7 +108,7 @@ def test_missing_powercap_is_a_user_error(
 
 
 def test_psys_only_machine_uses_psys(
-    energy_cfg: Callable[..., DictConfig], clock: FakeClock, tmp_path: Path
+    energy_cfg: Callable[..., EnergyConfig], clock: FakeClock, tmp_path: Path
 ) -> None:
     root = make_powercap(tmp_path / "pc", {"intel-rapl:0": ("psys", 0, RANGE)})
     meter = rapl_meter(energy_cfg, clock, root)
@@ -117,7 +119,7 @@ def test_psys_only_machine_uses_psys(
 
 
 def test_file_vanishing_mid_window_marks_it_unavailable(
-    energy_cfg: Callable[..., DictConfig], clock: FakeClock, powercap: Path
+    energy_cfg: Callable[..., EnergyConfig], clock: FakeClock, powercap: Path
 ) -> None:
     meter = rapl_meter(energy_cfg, clock, powercap)
     meter.begin("w")

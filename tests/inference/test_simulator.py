@@ -170,3 +170,78 @@ def test_recommend_needs_energy_in_the_profile() -> None:
         recommend(no_energy, STREAM, [FixedBatching(2)], limit_s=1.0)
     with pytest.raises(UserError, match="p99 or max"):
         recommend(FLAT, STREAM, [FixedBatching(2)], limit_s=1.0, statistic="mean")
+
+
+# -- what the real loop adds: drawn service times, wake-up lag and energy (issue 12) -----------
+
+
+def test_service_times_are_drawn_from_the_profile_and_the_draws_are_seeded() -> None:
+    # Batches of one every 0.1 s; a tenth of the profiled batches took 30 ms instead of 10 ms.
+    profile = Profile([1, 2], service_s=[0.01, 0.02], service_samples_s=[[0.01] * 9 + [0.03]] * 2)
+    arrivals = np.arange(400) / 10
+    metrics, trace = simulate(profile, arrivals, GreedyBatching(8), seed=1)
+    response = trace.response_s
+    assert metrics.response_p50_s == pytest.approx(0.01, rel=0.05)
+    assert 0.02 < metrics.response_p99_s <= metrics.response_max_s <= 0.03 + 1e-9
+    assert 0.02 < np.mean(response > 0.0125) * 10 < 2.0  # about a tenth are slow
+    again, _ = simulate(profile, arrivals, GreedyBatching(8), seed=1)
+    other, _ = simulate(profile, arrivals, GreedyBatching(8), seed=2)
+    assert again == metrics
+    assert other != metrics
+
+
+def test_every_sleep_wakes_late_by_a_profiled_lag_and_costs_a_wake_up() -> None:
+    # The loop sleeps until each arrival and wakes 4 ms late: every greedy response is the lag
+    # plus the 10 ms service; each wake-up costs 0.5 J beyond 1 W of idle power.
+    profile = Profile(
+        [1, 2],
+        service_s=[0.01, 0.01],
+        energy_j=[1.0, 1.0],
+        idle_power_w=1.0,
+        wake_lag_s=[0.004],
+        wake_energy_j=0.5,
+    )
+    arrivals = np.arange(1, 11) / 10  # the first arrival is 0.1 s in: ten sleeps
+    metrics, trace = simulate(profile, arrivals, GreedyBatching(8))
+    assert trace.response_s == pytest.approx([0.014] * 10)
+    assert trace.wake_lags == pytest.approx([0.004] * 10)
+    assert metrics.arrival_lag_max_s == pytest.approx(0.004)
+    # 10 batches, 10 wake-ups, and idle power over the run minus its 0.1 s of batches.
+    assert metrics.energy_j == pytest.approx(10 * 1.0 + 10 * 0.5 + 1.0 * (1.014 - 0.1))
+
+
+def test_the_run_prices_each_idle_gap_by_its_length() -> None:
+    # Idling costs 4 W in gaps of 0.1 s or less and 1 W in gaps of 1 s or more.
+    profile = Profile(
+        [1, 2],
+        service_s=[0.1, 0.1],
+        energy_j=[0.0, 0.0],
+        idle_power_w=1.0,
+        idle_s=1.0,
+        pauses_s=[0.1],
+        service_cold_s=[[0.1, 0.1]],
+        energy_cold_j=[[0.0, 0.0]],
+        pause_power_w=[4.0],
+    )
+    arrivals = np.array([0.0, 0.2, 1.3])  # gaps of 0.1 s and 1.0 s after the first batch
+    metrics, _ = simulate(profile, arrivals, GreedyBatching(8))
+    assert metrics.energy_j == pytest.approx(4.0 * 0.1 + 1.0 * 1.0)
+
+
+def test_predictions_log_co2_from_the_grid_intensity() -> None:
+    metrics, _ = simulate(FLAT, STREAM, FixedBatching(4), grid_intensity_g_per_kwh=360.0)
+    assert metrics.energy_j is not None
+    assert metrics.co2_g == pytest.approx(metrics.energy_j / 3.6e6 * 360.0)
+    assert simulate(FLAT, STREAM, FixedBatching(4))[0].co2_g is None
+
+
+def test_identical_predictions_are_collapsed_into_one_candidate() -> None:
+    # At 10 requests/s and 10 ms per batch, greedy and every batch-of-one policy serve the
+    # same batches: one row, the simplest policy first.
+    policies = candidates([1, 2], max_batch=8, max_delays_s=[0.25])
+    _, ranked = recommend(FLAT, STREAM, policies, limit_s=1.0)
+    ones = [c for c in ranked if c.label == "fixed-1"]
+    assert len(ones) == 1
+    assert [p.describe() for p in ones[0].same_as] == ["greedy-8", "timeout-1-0.25s"]
+    labels = [p.describe() for c in ranked for p in c.policies]
+    assert sorted(labels) == sorted(p.describe() for p in policies)

@@ -48,7 +48,7 @@ def test_search_spaces(hparams: str) -> None:
 def test_each_config_builds_its_sampler(name: str) -> None:
     cfg = OmegaConf.load(CONF / "search" / f"{name}.yaml")
     assert cfg.name == name
-    assert {"sampler", "energy_budget_j", "objectives"} <= set(cfg)
+    assert "sampler" in cfg  # energy_budget_j and objectives default in SearchConfig
     sampler = hydra.utils.instantiate(cfg.sampler)(space=_space("adam3"), seed=3)
     assert isinstance(sampler, EXPECTED[name])
     study = optuna.create_study(direction="maximize", sampler=sampler)

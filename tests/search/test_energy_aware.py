@@ -60,6 +60,7 @@ def test_accuracy_and_energy_study_logs_its_pareto_front(make_cfg: Make, tmp_pat
     assert outcome.rounds_completed == 3
     study = optuna.load_study(study_name=outcome.study_name, storage=cfg.study.storage)
     assert len(study.directions) == 2
+    assert study.metric_names == ["accuracy", "energy_j"]  # optuna-dashboard's axis names
     assert all(len(t.values) == 2 and t.values[1] > 0 for t in study.trials)
     client = MlflowClient()
     path = client.download_artifacts(outcome.parent_run_id, "pareto_front.json", str(tmp_path))

@@ -19,19 +19,11 @@ from pathlib import Path
 import optuna
 import psycopg
 import pytest
+from mlflow import MlflowClient
+
+from .workers import assert_exact_study, finish, only_study, tracked_runs, worker
 
 pytestmark = pytest.mark.slow
-
-QUICK = [
-    "dataset=synthetic",
-    "epochs=1",
-    "rounds=4",
-    "repetitions=1",
-    "dataset.train_samples=256",
-    "dataset.test_samples=128",
-    "energy=none",
-    "progress=log",
-]
 
 
 def _pg_bin(name: str) -> str | None:
@@ -85,70 +77,67 @@ def postgres_url() -> Iterator[str]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _worker(cwd: Path, storage: str, worker: int) -> subprocess.Popen[str]:
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "green_ai.train",
-            *QUICK,
-            f"study.storage={storage}",
-            f"study.worker={worker}",
-            # Each worker tracks into its own store: SQLite takes one writer at a time.
-            f"tracking.uri=sqlite:///{cwd}/mlflow-{worker}.db",
-            f"hydra.run.dir={cwd}/outputs-{worker}",
-        ],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+def _database(postgres_url: str, name: str) -> str:
+    """A fresh, empty database on the test server."""
+    admin = postgres_url.replace("postgresql+psycopg", "postgresql")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return postgres_url.rsplit("/", 1)[0] + "/" + name
 
 
-def test_two_workers_share_one_study_in_postgresql(postgres_url: str, tmp_path: Path) -> None:
-    # Both start at once, on an empty database: creating the schema and the study must not
-    # collide, and together they run the study's rounds with different hyperparameters.
-    workers = [_worker(tmp_path, postgres_url, w) for w in (1, 2)]
-    outputs = [p.communicate(timeout=600)[0] for p in workers]
-    for p, out in zip(workers, outputs, strict=True):
-        assert p.returncode == 0, out
+@pytest.mark.parametrize("attempt", range(3))
+def test_four_workers_share_one_postgresql_study_and_run_exactly_rounds(
+    postgres_url: str, tmp_path: Path, attempt: int
+) -> None:
+    # All four start at once on an empty database and an empty directory: Optuna's schema,
+    # the study, MLflow's store and the study's parent run are created by whoever comes first.
+    storage = _database(postgres_url, f"exact{attempt}")
+    rounds = 6
+    procs = [
+        worker(tmp_path, f"rounds={rounds}", f"study.storage={storage}", f"study.worker={w}")
+        for w in range(4)
+    ]
+    finish(procs)
+    assert_exact_study(storage, f"sqlite:///{tmp_path}/mlflow.db", rounds)
+    # Rounds were spread over the workers, not run by one of them alone.
+    hosts_pids = {t.user_attrs["worker_pid"] for t in only_study(storage).trials}
+    assert len(hosts_pids) >= 2
+    again = finish([worker(tmp_path, f"rounds={rounds}", f"study.storage={storage}")])[0]
+    assert "(0 new)" in again
 
-    (summary,) = optuna.get_all_study_summaries(postgres_url)
-    study = optuna.load_study(study_name=summary.study_name, storage=postgres_url)
-    complete = study.get_trials(states=[optuna.trial.TrialState.COMPLETE])
-    # Together they stop at rounds=4, or a round over per extra worker (README).
-    assert 4 <= len(complete) <= 5
-    drawn = {tuple(sorted(t.params.items())) for t in complete}
-    assert len(drawn) == len(complete), "two rounds drew the same hyperparameters"
 
-    again = _worker(tmp_path, postgres_url, 1)
-    out = again.communicate(timeout=600)[0]
-    assert again.returncode == 0, out
-    assert "(0 new)" in out
-    assert len(optuna.load_study(study_name=summary.study_name, storage=postgres_url).trials) == (
-        len(study.trials)
-    )
+def test_no_password_reaches_mlflow_or_the_run_folder(postgres_url: str, tmp_path: Path) -> None:
+    # The test server trusts every login, so a URL with a password works like one without.
+    storage = _database(postgres_url, "secrets").replace("postgres@", "postgres:SECRET-PASSWORD@")
+    out = finish([worker(tmp_path, "rounds=1", f"study.storage={storage}")])[0]
+    assert "SECRET-PASSWORD" not in out
+    parents, rounds = tracked_runs(f"sqlite:///{tmp_path}/mlflow.db")
+    for run in [*parents, *rounds]:
+        values = [*run.data.params.values(), *run.data.tags.values()]
+        assert not [v for v in values if "SECRET-PASSWORD" in v], run.info.run_name
+    folder = Path(tmp_path, "dl")
+    config = MlflowClient().download_artifacts(parents[0].info.run_id, "config.yaml", str(folder))
+    text = Path(config).read_text()
+    assert "postgres:***@" in text and "SECRET-PASSWORD" not in text
+    written = [p for p in tmp_path.rglob("*.yaml") if "SECRET-PASSWORD" in p.read_text()]
+    assert written == []  # Hydra's .hydra/config.yaml and overrides.yaml are redacted too
 
 
 def test_workers_starting_together_on_an_empty_database_all_open_the_study(
     postgres_url: str,
 ) -> None:
-    # Six processes create Optuna's tables at the same moment; without open_study's retry
+    # Six processes create Optuna's tables at the same moment; without the schema lock
     # some fail with a unique violation from PostgreSQL's catalogue.
     fresh = postgres_url.rsplit("/", 1)[0] + "/race"
     # Each process imports first, then waits for the same wall-clock moment to open the study.
     code = (
         "import sys, time, optuna\n"
-        "from green_ai.search.study import open_study\n"
+        "from green_ai.search.storage import open_storage, open_study\n"
         "time.sleep(max(0.0, float(sys.argv[2]) - time.time()))\n"
-        "open_study('race', sys.argv[1], [optuna.study.StudyDirection.MAXIMIZE])\n"
+        "storage = open_storage(sys.argv[1], heartbeat_s=60)\n"
+        "open_study('race', storage, [optuna.study.StudyDirection.MAXIMIZE])\n"
     )
-    admin = postgres_url.replace("postgresql+psycopg", "postgresql")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute("CREATE DATABASE race")
+    _database(postgres_url, "race")
     start_at = str(time.time() + 10)
     procs = [
         subprocess.Popen(

@@ -11,7 +11,9 @@ import pytest
 from mlflow import MlflowClient
 from omegaconf import DictConfig
 
+from green_ai.config.store import train_settings
 from green_ai.errors import UserError
+from green_ai.search import rounds as rounds_module
 from green_ai.search import run_study, study_name
 from green_ai.search import study as study_module
 from green_ai.training import DivergedError
@@ -52,12 +54,22 @@ def test_study_tracks_parent_and_rounds_then_resumes(make_cfg: Make) -> None:
     ):
         assert key in parent.data.params, key
     assert parent.data.params["net"] == "simplecnn"
+    assert parent.data.params["pruner"] == "none"
+    # What a person compares, plus the config's hash; the full config is the artifact only.
+    assert not [k for k in parent.data.params if "." in k]
+    assert len(parent.data.params["config_hash"]) == 12
+    assert parent.info.run_name == "conv1 relu1 lin2 simplecnn random"
+    assert parent.data.tags["study_name"] == outcome.study_name
     assert parent.data.metrics["rounds_completed"] == 2
     assert parent.data.metrics["best_accuracy"] == pytest.approx(outcome.best_accuracy)
     assert {"git_commit", "device", "energy.backend", "study_name"} <= set(parent.data.tags)
     client = MlflowClient()
     artifacts = [a.path for a in client.list_artifacts(parent.info.run_id)]
     assert "config.yaml" in artifacts
+    assert sorted(r.info.run_name for r in rounds) == [
+        "round0 conv1 relu1 lin2 simplecnn random",
+        "round1 conv1 relu1 lin2 simplecnn random",
+    ]
     for r in rounds:
         assert r.data.tags["mlflow.parentRunId"] == parent.info.run_id
         assert {"lr", "beta1", "beta2", "round"} <= set(r.data.params)
@@ -90,6 +102,41 @@ def test_study_tracks_parent_and_rounds_then_resumes(make_cfg: Make) -> None:
     assert len(lrs) == 3
 
 
+def test_optuna_dashboard_sees_a_green_study(make_cfg: Make) -> None:
+    cfg = make_cfg("energy=estimate", "energy.idle_s=0.2", "energy.settle_s=0", "epochs=2")
+    outcome = run_study(cfg)
+    study = optuna.load_study(study_name=outcome.study_name, storage=cfg.study.storage)
+    assert study.metric_names == ["accuracy"]
+    assert {
+        "net": "simplecnn",
+        "conv": 1,
+        "linear": 2,
+        "relu": 1,
+        "dataset": "synthetic",
+        "search": "random",
+        "hparams": "adam3",
+        "pruner": "none",
+        "mlflow_run_id": outcome.parent_run_id,
+    }.items() <= study.user_attrs.items()
+    parents, rounds = runs_of(cfg)
+    by_id = {r.info.run_id: r for r in rounds}
+    client = MlflowClient()
+    for t in study.trials:
+        attrs = t.user_attrs
+        run = by_id[attrs["mlflow_run_id"]]
+        for key in ("energy_j", "energy_net_j", "duration_s", "co2_g"):
+            assert attrs[key] == pytest.approx(run.data.metrics[key]), key
+        assert attrs["energy_net_j"] < attrs["energy_j"]
+        # Each epoch's test accuracy of the first repetition, at the epoch's MLflow step.
+        history = client.get_metric_history(run.info.run_id, "test_accuracy")
+        first_rep = {m.step: m.value for m in history if m.step < 2}
+        assert t.intermediate_values == pytest.approx(first_rep)
+        assert sorted(t.intermediate_values) == [0, 1]
+    # The study's run lists best_accuracy and energy_j before anything else: MLflow's compare
+    # page plots the first metric it is given.
+    assert list(parents[0].data.metrics)[:2] == ["best_accuracy", "energy_j"]
+
+
 def test_study_name_follows_the_config(make_cfg: Make) -> None:
     base = study_name(make_cfg())
     assert study_name(make_cfg("progress=log", "energy=estimate")) == base
@@ -101,7 +148,7 @@ def test_study_name_follows_the_config(make_cfg: Make) -> None:
 def test_a_failed_repetition_fails_the_round_and_the_study_goes_on(
     make_cfg: Make, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = study_module.train_repetition
+    real = rounds_module.train_repetition
     calls = {"n": 0}
 
     def flaky(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -110,13 +157,18 @@ def test_a_failed_repetition_fails_the_round_and_the_study_goes_on(
             raise DivergedError("training loss became nan in epoch 0")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(study_module, "train_repetition", flaky)
+    monkeypatch.setattr(rounds_module, "train_repetition", flaky)
     cfg = make_cfg("rounds=2")
     outcome = run_study(cfg)
     assert outcome.rounds_completed == 2
     storage = optuna.load_study(study_name=outcome.study_name, storage=cfg.study.storage)
     states = [t.state for t in storage.trials]
-    assert states == [optuna.trial.TrialState.FAIL, optuna.trial.TrialState.COMPLETE]
+    # The failed round is recorded, not counted, and redone: rounds=2 means two results.
+    assert states == [
+        optuna.trial.TrialState.FAIL,
+        optuna.trial.TrialState.COMPLETE,
+        optuna.trial.TrialState.COMPLETE,
+    ]
     assert "diverged" in storage.trials[0].user_attrs["fail_reason"]
     _, rounds = runs_of(cfg)
     failed = [r for r in rounds if r.data.tags["state"] == "FAIL"]
@@ -124,7 +176,7 @@ def test_a_failed_repetition_fails_the_round_and_the_study_goes_on(
     assert "nan" in failed[0].data.tags["fail_reason"]
     # the failed round keeps what it measured before failing
     assert "rep_accuracy" in failed[0].data.metrics
-    # a rerun does not redo the failed round: it was a real result
+    # the study has its two rounds: a rerun has nothing to do
     assert run_study(cfg).new_rounds == 0
 
 
@@ -137,6 +189,11 @@ def test_estimated_energy_reaches_every_round_and_the_parent(make_cfg: Make) -> 
             assert r.data.metrics[key] > 0, key
         history = MlflowClient().get_metric_history(r.info.run_id, "epoch_energy_j")
         assert len(history) == 2
+        # One idle-subtracted figure per training iteration, the factorial's unit (§3.5.2).
+        net = MlflowClient().get_metric_history(r.info.run_id, "rep_energy_net_j")
+        gross = MlflowClient().get_metric_history(r.info.run_id, "rep_energy_j")
+        assert [m.step for m in net] == [m.step for m in gross] == [0, 1]
+        assert all(n.value < g.value for n, g in zip(net, gross, strict=True))
         assert sum(m.value for m in history) <= r.data.metrics["energy_j"] * 1.0001
     parent = parents[0]
     assert parent.data.tags["energy.kind"] == "estimated"
@@ -171,27 +228,21 @@ def test_workers_sharing_a_study_draw_different_hyperparameters(make_cfg: Make) 
     drawn = []
     for worker in (1, 2):
         cfg = make_cfg("rounds=3", f"study.worker={worker}")
-        study = study_module._Study(
-            cfg,
-            None,
-            study_module.build_space(cfg.hparams),  # type: ignore[arg-type]
-            ["accuracy"],
-            meter=None,
-        )  # type: ignore[arg-type]
-        trial = study.study.ask()
-        drawn.append(study_module.suggest(trial, study.space))
+        loop = study_module.StudyLoop(train_settings(cfg), None, meter=None)  # type: ignore[arg-type]
+        trial = loop.study.ask()
+        drawn.append(study_module.suggest(trial, loop.space))
     assert drawn[0] != drawn[1]
 
 
 def test_a_study_that_breaks_marks_its_parent_run_failed_and_the_rerun_redoes_the_round(
     make_cfg: Make, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = study_module.train_repetition
+    real = rounds_module.train_repetition
 
     def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise UserError("the data vanished")
 
-    monkeypatch.setattr(study_module, "train_repetition", broken)
+    monkeypatch.setattr(rounds_module, "train_repetition", broken)
     cfg = make_cfg()
     with pytest.raises(UserError, match="vanished"):
         run_study(cfg)
@@ -204,6 +255,6 @@ def test_a_study_that_breaks_marks_its_parent_run_failed_and_the_rerun_redoes_th
     assert [t.state for t in study.trials] == [optuna.trial.TrialState.FAIL]
     assert "the data vanished" in study.trials[0].user_attrs["fail_reason"]
 
-    monkeypatch.setattr(study_module, "train_repetition", real)
+    monkeypatch.setattr(rounds_module, "train_repetition", real)
     outcome = run_study(cfg)
     assert outcome.rounds_completed == 2 and outcome.new_rounds == 2

@@ -52,7 +52,21 @@ def test_train_repetition_hands_every_value_to_adam(monkeypatch: pytest.MonkeyPa
         "betas": (HP["beta1"], HP["beta2"]),
         "eps": HP["eps"],
         "weight_decay": HP["weight_decay"],
+        "fused": None,  # on the CPU, torch's default implementation
     }
+
+
+def test_adam_is_fused_only_where_every_parameter_is_on_a_gpu() -> None:
+    cpu = make_optimizer(nn.Linear(2, 2).parameters(), HP)
+    assert not cpu.param_groups[0]["fused"]
+
+
+@pytest.mark.needs_cuda
+def test_adam_is_fused_on_a_gpu() -> None:
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA GPU")
+    gpu = make_optimizer(nn.Linear(2, 2).cuda().parameters(), HP)
+    assert gpu.param_groups[0]["fused"] is True
 
 
 class FirstBatchRecorder(nn.Module):

@@ -5,7 +5,7 @@ import torch
 
 from green_ai.errors import UserError
 from green_ai.inference import build_model, check_image_size, classification_models
-from green_ai.inference.models import resolve_device
+from green_ai.inference.classifiers import resolve_device
 
 THESIS_MODELS = ["alexnet", "densenet121", "shufflenet_v2_x1_0", "vit_b_16", "convnext_tiny"]
 

@@ -19,6 +19,7 @@ from functools import cache
 import torch
 import torchvision.models
 
+from green_ai.config.checks import require_int
 from green_ai.devices import resolve_device
 from green_ai.errors import UserError
 
@@ -74,8 +75,7 @@ def check_image_size(name: str, image_size: int, *, weights: str | None = None) 
     When the size is too small, the message names the smallest that works (binary search over
     shapes on the meta device).
     """
-    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1:
-        raise UserError(f"image_size={image_size!r} must be an integer number of pixels >= 1")
+    require_int("image_size", image_size, minimum=1)
     _check_name(name)
     given = weights is not None
     error = _probe(name, given, image_size)

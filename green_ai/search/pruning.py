@@ -1,0 +1,36 @@
+"""Pruning: stop a round's training when it is clearly worse than earlier rounds (issue 14).
+
+The thesis's lever against wasted joules is fewer rounds (§3.6.1); pruning is the other one:
+a round whose test accuracy after a few epochs trails what earlier rounds had at that epoch
+is stopped, and its remaining epochs and repetitions are never trained.
+
+How repetitions take part: each round reports the test accuracy of its **first repetition**
+after every epoch (Optuna step = 0-based epoch, the step of that epoch in MLflow's
+`test_accuracy` history) and may be pruned only then. The repetitions of a round differ only
+in their seed, so the first one's curve is a fair sample of the round's; deciding on it saves
+the most energy (a pruned round costs at most one repetition). A per-epoch mean over the
+repetitions exists only once the last repetition trains, so it could stop at most part of
+that one. A round that passes its first repetition trains all the others, and its score stays
+the mean accuracy of all of them (thesis §3.3.1).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import optuna
+
+from green_ai.config.train import PRUNERS, SearchConfig
+
+
+def build_pruner(search: SearchConfig, *, epochs: int) -> optuna.pruners.BasePruner:
+    """Optuna's pruner named by `search.pruner`, with `search.pruner_options`.
+
+    Hyperband's largest budget is a whole repetition (`epochs` steps) unless set: Optuna's
+    "auto" waits for a finished round to learn it, so the first rounds would go unbracketed.
+    """
+    options: dict[str, Any] = dict(search.pruner_options)
+    if search.pruner == "hyperband":
+        options.setdefault("max_resource", epochs)
+    pruner: optuna.pruners.BasePruner = getattr(optuna.pruners, PRUNERS[search.pruner])(**options)
+    return pruner

@@ -1,0 +1,137 @@
+"""Workers that may die: heartbeats, finding the rounds of dead workers, SIGTERM as Ctrl-C.
+
+A worker killed mid-round (SIGKILL, a node lost, SLURM's time limit) leaves its trial RUNNING.
+The next worker to reserve a round finds it — by its process being gone on this machine, or by
+its heartbeat going stale (Optuna's stale-trial check) — and records it as failed, so its
+round is redone. SIGTERM, which SLURM sends on preemption and time-out, ends a worker the way
+Ctrl-C does: the round in flight is recorded as failed and its MLflow runs are closed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+log = logging.getLogger("green_ai")
+
+HOST_ATTR = "worker_host"
+PID_ATTR = "worker_pid"
+FAIL_REASON = "fail_reason"
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived: stop like Ctrl-C, recording the round in flight."""
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM raises `Terminated` in the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise Terminated("terminated (SIGTERM)")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def worker_attrs() -> dict[str, str | int]:
+    """What identifies this worker on its trials: the machine and the process."""
+    return {HOST_ATTR: socket.gethostname(), PID_ATTR: os.getpid()}
+
+
+@contextmanager
+def heartbeat(
+    storage: optuna.storages.BaseStorage, study: optuna.Study, trial: optuna.Trial
+) -> Iterator[None]:
+    """Record the trial's heartbeat now and every heartbeat interval until the block ends."""
+    interval = getattr(storage, "heartbeat_interval", None)
+    if not interval:
+        yield
+        return
+    trial_id = _trial_id(storage, study, trial.number)
+    storage.record_heartbeat(trial_id)  # type: ignore[attr-defined]
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(interval):
+            try:
+                storage.record_heartbeat(trial_id)  # type: ignore[attr-defined]
+            except Exception as err:  # a missed beat must not end the round
+                log.warning("heartbeat of round %d not recorded: %s", trial.number, err)
+
+    thread = threading.Thread(target=beat, name="study-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def fail_lost_trials(study: optuna.Study, storage: optuna.storages.BaseStorage) -> list[int]:
+    """Record as failed the RUNNING trials whose worker is gone; return their numbers.
+
+    A worker on this machine whose process no longer exists is gone at once; any other is
+    gone when its heartbeat is older than the grace period.
+    """
+    lost: list[int] = []
+    host = socket.gethostname()
+    for t in study.get_trials(deepcopy=False, states=[TrialState.RUNNING]):
+        pid = t.user_attrs.get(PID_ATTR)
+        if t.user_attrs.get(HOST_ATTR) == host and isinstance(pid, int) and not _alive(pid):
+            reason = f"worker process {pid} on {host} ended during the round"
+            if _fail(storage, study, t, reason):
+                lost.append(t.number)
+    before = {t.number for t in study.get_trials(deepcopy=False, states=[TrialState.RUNNING])}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+    after = {t.number for t in study.get_trials(deepcopy=False, states=[TrialState.RUNNING])}
+    stale = sorted(before - after)
+    for number in stale:
+        log.warning("round %d: its worker stopped sending heartbeats; it will be redone", number)
+    for number in lost:
+        log.warning("round %d: its worker process ended; it will be redone", number)
+    return lost + stale
+
+
+def _fail(
+    storage: optuna.storages.BaseStorage, study: optuna.Study, t: FrozenTrial, reason: str
+) -> bool:
+    trial_id = _trial_id(storage, study, t.number)
+    try:
+        storage.set_trial_user_attr(trial_id, FAIL_REASON, reason)
+        return storage.set_trial_state_values(trial_id, state=TrialState.FAIL)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        return False  # another worker got there first
+
+
+def _trial_id(storage: optuna.storages.BaseStorage, study: optuna.Study, number: int) -> int:
+    study_id = storage.get_study_id_from_name(study.study_name)
+    return storage.get_trial_id_from_study_id_trial_number(study_id, number)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, owned by someone else
+    return True

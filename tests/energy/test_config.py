@@ -1,0 +1,98 @@
+"""`EnergyConfig` (green_ai/config/energy.py) and the `energy` group files that extend it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import asdict
+from typing import Any
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.config_store import ConfigStore
+from hydra.core.global_hydra import GlobalHydra
+from omegaconf import DictConfig, OmegaConf
+
+from green_ai.config.energy import BACKENDS, EnergyConfig
+from green_ai.errors import UserError
+
+from .fakes import CONF
+
+
+@pytest.fixture(autouse=True)
+def _base_energy() -> Iterator[None]:
+    # What the config package does for every group; stored again here so this file stands alone.
+    ConfigStore.instance().store(group="energy", name="base_energy", node=EnergyConfig)
+    yield
+    GlobalHydra.instance().clear()
+
+
+def composed(config: str, *overrides: str) -> DictConfig:
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        return compose(config, overrides=list(overrides))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"backend": "smi"}, "energy.backend='smi' is not one of auto, nvml"),
+        ({"interval_s": 0}, "energy.interval_s=0 must be a number > 0 s"),
+        ({"idle_s": -1}, "energy.idle_s=-1 must be a number >= 0 s"),
+        ({"watts_per_core": "many"}, "energy.watts_per_core='many' must be a number"),
+        ({"grid_intensity_g_per_kwh": -5}, "energy.grid_intensity_g_per_kwh=-5"),
+        ({"devices": ["first"]}, "energy.devices=.* list of CUDA device indices"),
+        ({"backends": []}, r"energy.backends=\[\] is empty"),
+        ({"backends": ["nvml", "smi"]}, "energy.backends='smi' is not one of"),
+        ({"backends": ["auto", "rapl"]}, "auto and none stand alone"),
+        ({"backends": ["nvml", "nvml"]}, "names a meter twice"),
+        ({"backends": ["rapl", "estimate"]}, "count the CPU twice"),
+        ({"region": "XX"}, "energy.region='XX' is not in the shipped table; use one of .* NL"),
+    ],
+)
+def test_bad_values_are_one_line_user_errors(overrides: dict[str, Any], message: str) -> None:
+    with pytest.raises(UserError, match=message) as err:
+        EnergyConfig(**overrides)
+    assert "\n" not in str(err.value)
+
+
+def test_good_values_are_normalised() -> None:
+    cfg = EnergyConfig(backends=("nvml", "estimate"), region=" nl ", devices=(0, 1))  # type: ignore[arg-type]
+    assert cfg.backends == ["nvml", "estimate"] and cfg.devices == [0, 1]
+    assert cfg.region == "NL"
+    assert cfg.meters == ["nvml", "estimate"]
+    assert EnergyConfig(backend="rapl").meters == ["rapl"]
+
+
+@pytest.mark.parametrize("name", BACKENDS)
+def test_each_group_file_sets_only_its_backend(name: str) -> None:
+    raw = OmegaConf.load(CONF / "energy" / f"{name}.yaml")
+    assert set(raw) == {"defaults", "backend"}  # the defaults live once, in the dataclass
+    assert list(raw.defaults) == ["base_energy", "_self_"]
+    energy = composed("config", f"energy={name}").energy
+    assert asdict(EnergyConfig(**energy)) == {**asdict(EnergyConfig()), "backend": name}
+
+
+def test_group_options_are_the_backends() -> None:
+    assert sorted(p.stem for p in (CONF / "energy").glob("*.yaml")) == sorted(BACKENDS)
+
+
+def test_defaults_are_the_thesis_settings() -> None:
+    cfg = EnergyConfig()
+    assert cfg.interval_s == 0.1  # thesis §3.3.3: 100 ms
+    assert cfg.devices is None and cfg.backends is None and cfg.region is None
+
+
+def test_inference_still_polls_every_10_ms_without_idle_baseline() -> None:
+    energy = composed("infer").energy
+    assert (energy.interval_s, energy.idle_s) == (0.01, 0)  # thesis §4.2.3
+
+
+def test_the_schema_types_command_line_values() -> None:
+    energy = composed("config", "energy.backends=[nvml,rapl]", "energy.region=NL").energy
+    assert EnergyConfig(**energy).backends == ["nvml", "rapl"]
+    with pytest.raises(Exception, match="devices"):
+        composed("config", "energy.devices=[first]")
+
+
+def test_measure_app_composes_with_auto_and_the_default_tracking() -> None:
+    cfg = composed("measure")
+    assert cfg.energy.backend == "auto" and cfg.tracking.experiment == "green_ai"
