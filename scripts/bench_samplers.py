@@ -4,38 +4,39 @@ For every test function, strategy and seed one study of ``max(budgets)`` trials 
 value after the first 27 and 64 trials is the best value at those budgets (no strategy knows the
 budget, so a shorter study would have made the same choices). Reported: the median, over seeds,
 of the gap between that best value and the function's known minimum. Then the time one
-suggestion takes once a study holds 64 and 512 completed trials.
+suggestion takes on the thesis's search spaces (adam3, adam5) once a study holds 27, 64 and 256
+completed trials, with torch's and BLAS's default thread counts (each sampler limits its own),
+the strategies taking turns so that each ratio to Optuna's GP is measured under the same load.
 
     python scripts/bench_samplers.py                       # the full run (long on 2 cores)
     python scripts/bench_samplers.py --seeds 2 --budgets 27 --functions hartmann3 --no-timing
+    python scripts/bench_samplers.py --no-search --strategies gp_pi gp   # timing only
 
 Strategies are built by the same factories as ``search=...`` with the configs' defaults.
 """
 
 from __future__ import annotations
 
-import os
+import argparse
+import json
+import math
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing import Pool
+from pathlib import Path
 
-# One BLAS thread: scipy's L-BFGS-B calls BLAS on tiny vectors, and on a busy machine threaded
-# BLAS made each call ~1 ms slower than the GP's own work. Set before numpy is imported.
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+import numpy as np
+import optuna
+import torch
+from omegaconf import OmegaConf
+from optuna.distributions import BaseDistribution, FloatDistribution
+from threadpoolctl import threadpool_info
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import math  # noqa: E402
-import statistics  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from multiprocessing import Pool  # noqa: E402
+from green_ai.samplers import factories
 
-import numpy as np  # noqa: E402
-import optuna  # noqa: E402
-import torch  # noqa: E402
-from optuna.distributions import BaseDistribution, FloatDistribution  # noqa: E402
-
-from green_ai.samplers import factories  # noqa: E402
+CONF = Path(__file__).resolve().parents[1] / "conf"
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,6 @@ def best_so_far(
 ) -> list[float]:
     """Best value after each trial of one minimising study (``xi``: GP-PI's margin or
     schedule; None keeps the configured default)."""
-    torch.set_num_threads(1)
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     fn = FUNCTIONS[fname]
     space = _space(fn)
@@ -133,31 +133,77 @@ def best_so_far(
     return np.minimum.accumulate(values).tolist()
 
 
-def seconds_per_suggestion(fn: TestFunction, strategy: str, n_done: int, repeats: int) -> float:
-    """Median time of one ask-and-suggest once the study holds ``n_done`` completed trials."""
-    space = _space(fn)
-    study = optuna.create_study(sampler=STRATEGIES[strategy](space=space, seed=0))
+def hparams_space(name: str) -> dict[str, BaseDistribution]:
+    """The search space ``hparams=name`` (conf/hparams/NAME.yaml) as Optuna distributions."""
+    params = OmegaConf.load(CONF / "hparams" / f"{name}.yaml").params
+    return {n: FloatDistribution(p.low, p.high, log=p.log) for n, p in params.items()}
+
+
+def _accuracy(params: dict[str, float], rng: np.random.Generator) -> float:
+    """A made-up accuracy over Adam's settings: best near PyTorch's defaults, noisy."""
+    best = {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 1e-4}
+    gap = sum(
+        (math.log10(v / best[n]) / 2) ** 2
+        if n in ("lr", "eps", "weight_decay")
+        else (v - best[n]) ** 2
+        for n, v in params.items()
+    )
+    return 0.9 * math.exp(-gap) + 0.01 * float(rng.normal())
+
+
+def _prepared_study(
+    strategy: str, space: dict[str, BaseDistribution], n_done: int
+) -> optuna.Study:
+    """A maximising study of ``strategy`` holding ``n_done`` completed random trials."""
+    study = optuna.create_study(
+        direction="maximize", sampler=STRATEGIES[strategy](space=space, seed=0)
+    )
     rng = np.random.default_rng(0)
     for _ in range(n_done):
-        x = [
-            rng.uniform(d.low, d.high) for d in space.values() if isinstance(d, FloatDistribution)
-        ]
+        params = {}
+        for name, d in space.items():
+            assert isinstance(d, FloatDistribution)
+            u = rng.uniform()
+            params[name] = float(
+                d.low * (d.high / d.low) ** u if d.log else d.low + u * (d.high - d.low)
+            )
         study.add_trial(
             optuna.trial.create_trial(
-                params=dict(zip(space, x, strict=True)),
-                distributions=space,
-                value=fn.f(np.array(x)),
+                params=params, distributions=space, value=_accuracy(params, rng)
             )
         )
-    objective, times = _objective(fn, space), []
+    return study
+
+
+def _time_one_suggestion(study: optuna.Study, space: dict[str, BaseDistribution]) -> float:
+    """Seconds for one ask-and-suggest of every parameter; the trial is then told."""
+    start = time.perf_counter()
+    trial = study.ask()
+    params = {}
+    for name, d in space.items():
+        assert isinstance(d, FloatDistribution)
+        params[name] = trial.suggest_float(name, d.low, d.high, log=d.log)
+    seconds = time.perf_counter() - start
+    study.tell(trial, _accuracy(params, np.random.default_rng(trial.number)))
+    return seconds
+
+
+def seconds_per_suggestion(
+    strategies: list[str], space: dict[str, BaseDistribution], n_done: int, repeats: int
+) -> dict[str, float]:
+    """Median seconds per suggestion of each strategy once its study holds ``n_done`` trials.
+
+    The strategies take turns, suggestion by suggestion, so a change in the machine's load
+    reaches them all alike; the first suggestion of each warms up (imports, caches).
+    """
+    studies = {s: _prepared_study(s, space, n_done) for s in strategies}
+    times: dict[str, list[float]] = {s: [] for s in strategies}
     for i in range(repeats + 1):
-        start = time.perf_counter()
-        trial = study.ask()
-        value = objective(trial)  # the suggestions happen here; the function itself is cheap
-        if i > 0:  # the first one warms up (imports, caches)
-            times.append(time.perf_counter() - start)
-        study.tell(trial, value)
-    return statistics.median(times)
+        for strategy, study in studies.items():
+            seconds = _time_one_suggestion(study, space)
+            if i > 0:
+                times[strategy].append(seconds)
+    return {s: statistics.median(t) for s, t in times.items()}
 
 
 def main() -> None:
@@ -166,8 +212,9 @@ def main() -> None:
     parser.add_argument("--budgets", type=int, nargs="+", default=[27, 64])
     parser.add_argument("--functions", nargs="+", default=list(FUNCTIONS), choices=FUNCTIONS)
     parser.add_argument("--strategies", nargs="+", default=list(STRATEGIES), choices=STRATEGIES)
-    parser.add_argument("--timing-trials", type=int, nargs="+", default=[64, 512])
-    parser.add_argument("--timing-repeats", type=int, default=3)
+    parser.add_argument("--timing-trials", type=int, nargs="+", default=[27, 64, 256])
+    parser.add_argument("--timing-spaces", nargs="+", default=["adam3", "adam5"])
+    parser.add_argument("--timing-repeats", type=int, default=9)
     parser.add_argument("--no-timing", action="store_true")
     parser.add_argument("--no-search", action="store_true")
     parser.add_argument("--jobs", type=int, default=1, help="studies run in parallel")
@@ -177,9 +224,11 @@ def main() -> None:
     parser.add_argument("--json", help="also write the raw results to this file")
     args = parser.parse_args()
 
-    torch.set_num_threads(1)
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     raw: dict[str, object] = {"args": vars(args)}
+    np.ones(2) @ np.ones(2)  # load BLAS, so that its thread count shows
+    blas = sorted({p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"})
+    print(f"# torch threads {torch.get_num_threads()}, BLAS threads {blas} (defaults)")
 
     if not args.no_search:
         n_trials = max(args.budgets)
@@ -223,18 +272,25 @@ def main() -> None:
                 print(f"budget {budget}: gp_pi better than {other} in {wins}/{runs} runs")
 
     if not args.no_timing:
-        fn = FUNCTIONS["levy5"]
-        timing: dict[str, dict[int, float]] = {}
-        print("\nSeconds per suggestion (levy5, 5 parameters)\n")
-        print("| strategy | " + " | ".join(f"{n} trials" for n in args.timing_trials) + " |")
-        print("|---|" + "---|" * len(args.timing_trials))
-        for strategy in args.strategies:
-            timing[strategy] = {
-                n: seconds_per_suggestion(fn, strategy, n, args.timing_repeats)
-                for n in args.timing_trials
-            }
-            row = " | ".join(f"{timing[strategy][n]:.3g}" for n in args.timing_trials)
-            print(f"| {strategy} | {row} |", flush=True)
+        timing: dict[str, dict[int, dict[str, float]]] = {}
+        ratio = "gp_pi" in args.strategies and "gp" in args.strategies
+        print("\nSeconds per suggestion (median; strategies taking turns)\n")
+        print(
+            "| space | trials | "
+            + " | ".join(args.strategies)
+            + (" | gp_pi / gp |" if ratio else " |")
+        )
+        print("|---|---|" + "---|" * (len(args.strategies) + ratio))
+        for name in args.timing_spaces:
+            space = hparams_space(name)
+            timing[name] = {}
+            for n in args.timing_trials:
+                t = seconds_per_suggestion(args.strategies, space, n, args.timing_repeats)
+                timing[name][n] = t
+                cells = [f"{t[s]:.3g}" for s in args.strategies]
+                if ratio:
+                    cells.append(f"**{t['gp_pi'] / t['gp']:.2f}**")
+                print(f"| {name} | {n} | " + " | ".join(cells) + " |", flush=True)
         raw["timing"] = timing
 
     if args.json:

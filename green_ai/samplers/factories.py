@@ -2,7 +2,8 @@
 
 The study loop calls each one as ``factory(space=..., seed=...)``: every strategy sees the
 search space (the grid needs it) and the config's seed, so one seed reproduces a study. Extra
-keys under ``search.sampler`` in the yaml (``grid_points``, ``xi``, ...) arrive as keywords.
+keys under ``search.sampler`` in the yaml (``grid_points``, ``spacing``, ``xi``, ...) arrive as
+keywords.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from optuna.distributions import BaseDistribution
 
 from green_ai.errors import UserError
 from green_ai.samplers._gp_pi import DEFAULT_XI, GPPISampler
-from green_ai.samplers._grid import GridSearchSampler, grid_values
+from green_ai.samplers._grid import GridSearchSampler, Spacing, grid_values
 
 
 def random_sampler(
@@ -26,15 +27,20 @@ def random_sampler(
 
 
 def grid_sampler(
-    *, space: dict[str, BaseDistribution], seed: int, grid_points: int = 5
+    *,
+    space: dict[str, BaseDistribution],
+    seed: int,
+    grid_points: int = 5,
+    spacing: Spacing = "log",
 ) -> optuna.samplers.BaseSampler:
     """The full grid, ``grid_points`` values per parameter, in seeded random order (§3.3.3).
 
-    Optuna's ``GridSampler`` visits each point once and ends the study when the grid is done;
-    ``grid_size(space, grid_points)`` tells the study loop how many rounds that is. The seed
-    matters: ``GridSampler(seed=None)`` shuffles the grid the same way every time.
+    ``spacing="linear"`` spaces every parameter evenly, as the thesis did; ``"log"`` spaces
+    log-scaled ones evenly in log space. Optuna's ``GridSampler`` visits each point once and
+    ends the study when the grid is done. The seed matters: ``GridSampler(seed=None)``
+    shuffles the grid the same way every time.
     """
-    return GridSearchSampler(grid_values(space, grid_points), seed=seed)
+    return GridSearchSampler(grid_values(space, grid_points, spacing), seed=seed)
 
 
 def gp_pi_sampler(

@@ -83,6 +83,13 @@ def test_gp_pi_config_reaches_the_sampler() -> None:
     assert hydra.utils.instantiate(cfg.sampler)(space={}, seed=0)._xis == [0.25]
 
 
+def test_grid_config_states_its_spacing() -> None:
+    cfg = OmegaConf.load(CONF / "search" / "grid.yaml")
+    assert cfg.sampler.spacing == "log"
+    preset = (CONF / "experiment" / "hpo_strategies.yaml").read_text()
+    assert "search.sampler.spacing=linear" in preset
+
+
 def test_bad_gp_pi_setting_is_a_user_error() -> None:
     with pytest.raises(UserError, match="search.sampler"):
         gp_pi_sampler(space={}, seed=0, xi=-1.0)

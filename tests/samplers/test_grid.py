@@ -76,6 +76,31 @@ def test_too_few_points_is_a_user_error(points: int) -> None:
         grid_values(SPACE, points)
 
 
+def test_linear_spacing_is_the_thesis_grid() -> None:
+    # §3.3.3: five uniformly-distributed values per continuous range, both bounds included,
+    # log-scaled parameters too.
+    values = grid_values(SPACE, 5, spacing="linear")
+    np.testing.assert_allclose(values["lr"], [1e-5, 0.0250075, 0.050005, 0.0750025, 0.1])
+    for name, dist in SPACE.items():
+        assert isinstance(dist, FloatDistribution)
+        np.testing.assert_allclose(values[name], np.linspace(dist.low, dist.high, 5))
+        assert values[name][0] == dist.low and values[name][-1] == dist.high
+    # Linear parameters are spaced alike either way.
+    assert values["beta1"] == grid_values(SPACE, 5, spacing="log")["beta1"]
+
+
+def test_unknown_spacing_is_a_user_error() -> None:
+    with pytest.raises(UserError, match="search.sampler.spacing='lin'.*log, linear"):
+        grid_values(SPACE, 5, spacing="lin")  # type: ignore[arg-type]
+
+
+def test_the_factory_passes_the_spacing() -> None:
+    space = {"lr": SPACE["lr"]}
+    study = optuna.create_study(sampler=grid_sampler(space=space, seed=0, spacing="linear"))
+    study.optimize(lambda t: _suggest_all(t, space), n_trials=5)
+    assert sorted(t.params["lr"] for t in study.trials) == grid_values(space, 5, "linear")["lr"]
+
+
 def test_study_visits_only_grid_values_each_point_once_and_ends_with_the_grid() -> None:
     space = dict(itertools.islice(SPACE.items(), 2))
     study = optuna.create_study(sampler=grid_sampler(space=space, seed=0, grid_points=3))

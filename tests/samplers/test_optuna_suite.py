@@ -18,6 +18,6 @@ from green_ai.samplers import GPPISampler
 class TestGPPISampler(BasicSamplerTestCase, RelativeSamplerTestCase, SingleOnlySamplerTestCase):
     @pytest.fixture
     def sampler(self) -> Callable[[], BaseSampler]:
-        # One random round, then the GP: the suite's short studies exercise the GP path; few
-        # candidates keep the suite quick.
-        return lambda: GPPISampler(seed=0, n_startup_trials=1, n_candidates=32, n_local_starts=0)
+        # One random round, then the GP: the suite's short studies exercise the GP path, with
+        # the refinement on; few candidates keep the suite quick.
+        return lambda: GPPISampler(seed=0, n_startup_trials=1, n_candidates=32, n_local_starts=2)
