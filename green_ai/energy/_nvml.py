@@ -168,9 +168,15 @@ NVML_FI_DEV_POWER_INSTANT = 186
 
 def _instant_w(nvml: ModuleType, handle: Any) -> float | None:
     """Instant power in watts from NVML's field values, or `None` where there is none."""
+    field = getattr(nvml, "NVML_FI_DEV_POWER_INSTANT", NVML_FI_DEV_POWER_INSTANT)
+    return nvml_field_w(nvml, handle, field)
+
+
+def nvml_field_w(nvml: ModuleType, handle: Any, field: int) -> float | None:
+    """A power field of `nvmlDeviceGetFieldValues` (milliwatts) in watts, or `None` where the
+    driver or the pynvml release does not have it."""
     if not hasattr(nvml, "nvmlDeviceGetFieldValues"):
         return None
-    field = getattr(nvml, "NVML_FI_DEV_POWER_INSTANT", NVML_FI_DEV_POWER_INSTANT)
     try:
         value = nvml.nvmlDeviceGetFieldValues(handle, [field])[0]
     except nvml.NVMLError:
@@ -178,7 +184,7 @@ def _instant_w(nvml: ModuleType, handle: Any) -> float | None:
     if value.nvmlReturn != 0:
         return None
     # The value is a union; the field says which member holds it (milliwatts).
-    member = {0: "dVal", 1: "uiVal", 2: "ulVal", 3: "ullVal", 4: "sllVal", 5: "siVal"}
+    member = {0: "dVal", 1: "uiVal", 2: "ulVal", 3: "ullVal", 4: "sllVal", 5: "siVal", 6: "usVal"}
     return float(getattr(value.value, member.get(int(value.valueType), "uiVal"))) / 1000.0
 
 

@@ -171,24 +171,13 @@ def field_power_w(nvml: ModuleType, handle: Any, field: str) -> float | None:
     """
     # The ids are fixed in nvml.h; older pynvml releases lack the names, not the driver.
     field_id = getattr(nvml, field, _FIELD_IDS.get(field))
-    if field_id is None or not hasattr(nvml, "nvmlDeviceGetFieldValues"):
+    if field_id is None:
         return None
-    try:
-        value = nvml.nvmlDeviceGetFieldValues(handle, [field_id])[0]
-    except nvml.NVMLError:
+    try:  # the package's reader, the one its meter uses for peak power
+        from green_ai.energy._nvml import nvml_field_w
+    except Exception:  # the Machine table says why green_ai.energy does not import
         return None
-    if value.nvmlReturn != 0:
-        return None
-    member = {
-        0: "dVal",
-        1: "uiVal",
-        2: "ulVal",
-        3: "ullVal",
-        4: "sllVal",
-        5: "siVal",
-        6: "usVal",
-    }.get(int(value.valueType), "uiVal")
-    return float(getattr(value.value, member)) / 1000.0
+    return nvml_field_w(nvml, handle, field_id)
 
 
 def build_nvml_meter(device: Any, *, counter: bool, interval_s: float, idle_s: float = 0.0) -> Any:
