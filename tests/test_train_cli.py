@@ -63,6 +63,17 @@ def test_wrong_overrides_fail_at_once_with_a_message(
     assert not (tmp_path / "studies.db").exists()  # nothing started
 
 
+def test_a_sweep_with_a_job_that_cannot_be_composed_fails_in_one_line(tmp_path: Path) -> None:
+    # Hydra turns a callback's exception into a warning and goes on: the check of every job
+    # before the sweep must stop it itself, with nothing but the one line.
+    out = train(tmp_path, "-m", "conv=1,x", "dataset.train_samples=64")
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [
+        "error: conv=x: Value 'x' of type 'str' could not be converted to Integer"
+    ]
+    assert not (tmp_path / "multirun").exists()
+
+
 @pytest.mark.slow
 def test_factorial_sweep_then_resume_then_one_more_round(tmp_path: Path) -> None:
     sweep = ["-m", "net=simplecnn", "conv=1,4", "relu=0,1", *QUICK]

@@ -109,8 +109,15 @@ class Preflight(Callback):
         self._run(config, [config], multirun=False)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from hydra.errors import HydraException
+
         config_name = kwargs.get("config_name")
-        jobs = [_compose(config_name, overrides) for overrides in sweep_jobs(config)]
+        try:
+            jobs = [_compose(config_name, overrides) for overrides in sweep_jobs(config)]
+        except (HydraException, OmegaConfBaseException) as err:
+            # Hydra turns an exception of a callback into a warning and goes on; a job that
+            # cannot be composed must stop the sweep here, in the same one line.
+            fail(describe_hydra_error(err))
         self._run(config, jobs or [config], multirun=True)
 
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
