@@ -2,32 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
-from search.workers import TINY, tracked_runs
+from search.workers import TINY, tracked_runs, train
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 SWEEP = ["net=simplecnn", "conv=1,4", "relu=0,1", "rounds=2"]
 SWEEP += [o for o in TINY if not o.startswith("conv=")]
-
-
-def train(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    return subprocess.run(
-        [sys.executable, "-m", "green_ai.train", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1200,
-    )
 
 
 def assert_four_studies(cwd: Path) -> None:

@@ -6,12 +6,11 @@ from __future__ import annotations
 import csv
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from omegaconf import OmegaConf
+from search.workers import train
 
 from green_ai.sweep import (
     JOB_FILE,
@@ -118,19 +117,6 @@ def test_the_callback_writes_the_csv_and_prints_the_table(
         rows = list(csv.DictReader(f))
     assert [r["cell"] for r in rows] == ["conv1", "conv2"]
     assert float(rows[1]["energy_per_point_j"]) == pytest.approx(20.0 / 50)
-
-
-def train(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    return subprocess.run(
-        [sys.executable, "-m", "green_ai.train", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1200,
-    )
 
 
 @pytest.mark.slow

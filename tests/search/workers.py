@@ -26,14 +26,31 @@ TINY = [
 ]
 
 
-def worker(cwd: Path, *args: str, **popen: object) -> subprocess.Popen[str]:
-    """One worker started in `cwd` with the default stores (studies.db, mlflow.db there)."""
+def _user_env() -> dict[str, str]:
+    """A user's environment: one torch thread per process, the default MLflow store."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     env.pop("MLFLOW_TRACKING_URI", None)
+    return env
+
+
+def train(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m green_ai.train ARGS` in `cwd`, run to its end, output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "green_ai.train", *args],
+        cwd=cwd,
+        env=_user_env(),
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
+
+
+def worker(cwd: Path, *args: str, **popen: object) -> subprocess.Popen[str]:
+    """One worker started in `cwd` with the default stores (studies.db, mlflow.db there)."""
     return subprocess.Popen(
         [sys.executable, "-m", "green_ai.train", *TINY, *args],
         cwd=cwd,
-        env=env,
+        env=_user_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
