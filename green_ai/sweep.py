@@ -23,6 +23,8 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from green_ai.columns import aligned
+
 log = logging.getLogger("green_ai")
 
 SWEEP_FILE = "sweep.json"
@@ -161,19 +163,9 @@ def table_rows(rows: Sequence[JobSummary], jobs: int | None = None) -> list[list
 
 
 def format_table(cells: Sequence[Sequence[str]], columns: Sequence[str] = COLUMNS) -> str:
-    """Aligned columns: text to the left, numbers to the right."""
-    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
-    left = {1}
-
-    def line(row: Sequence[str]) -> str:
-        parts = [
-            v.ljust(w) if i in left else v.rjust(w)
-            for i, (v, w) in enumerate(zip(row, widths, strict=True))
-        ]
-        return "  ".join(parts).rstrip()
-
-    rule = "  ".join("-" * w for w in widths)
-    return "\n".join([line(columns), rule, *(line(row) for row in cells)])
+    """Aligned columns: the cell's name to the left, numbers to the right."""
+    right = [c for i, c in enumerate(columns) if i != 1]
+    return aligned(columns, cells, right=right, rule=True)
 
 
 def write_csv(path: Path, rows: Sequence[JobSummary]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from green_ai.columns import aligned
 from green_ai.inference.batching import BatchingPolicy, policy_overrides
 from green_ai.inference.metrics import RunMetrics
 from green_ai.inference.profile import Profile
@@ -122,17 +123,7 @@ def _table(rows: Sequence[Mapping[str, object]], *, right: set[str]) -> str:
     if not rows:
         return ""
     columns = list(rows[0])
-    cells = [[str(row[c]) for c in columns] for row in rows]
-    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
-
-    def line(values: list[str]) -> str:
-        padded = [
-            v.rjust(w) if c in right else v.ljust(w)
-            for c, v, w in zip(columns, values, widths, strict=True)
-        ]
-        return "  ".join(padded).rstrip()
-
-    return "\n".join([line(columns), *(line(r) for r in cells)])
+    return aligned(columns, [[str(row[c]) for c in columns] for row in rows], right=right)
 
 
 def _with_error(text: str, error: float | None) -> str:
