@@ -200,9 +200,9 @@ class StudyLoop:
     def run(self) -> StudyOutcome:
         rounds = self.settings.rounds
         with study_lock(self.url, self.name):  # one parent run, however many workers start
-            fail_lost_trials(self.study, self.storage)
+            lost = fail_lost_trials(self.study, self.storage)
             runs = StudyRuns(self.settings, self.name, tags=self._run_tags(), label=self.label)
-            runs.close_orphans(self.study.get_trials(deepcopy=False))
+            runs.close_orphans(self.study.get_trials(deepcopy=False), lost)
             self._describe_study(runs)
         done = self.counted_trials()
         progress = Progress(
@@ -331,9 +331,9 @@ class StudyLoop:
         """The next round for this worker, or why there is none. Under the study's lock,
         so that workers together never run more than `rounds` and never draw alike."""
         with study_lock(self.url, self.name):
-            fail_lost_trials(self.study, self.storage)
+            lost = fail_lost_trials(self.study, self.storage)
             trials = self.study.get_trials(deepcopy=False)
-            runs.close_orphans(trials)
+            runs.close_orphans(trials, lost)
             counted = [t for t in trials if t.state in COUNTED]
             running = [t for t in trials if t.state == TrialState.RUNNING]
             stop_reason = self._stop_reason(counted, running)

@@ -87,17 +87,23 @@ def heartbeat(
 def fail_lost_trials(study: optuna.Study, storage: optuna.storages.BaseStorage) -> list[int]:
     """Record as failed the RUNNING trials whose worker is gone; return their numbers.
 
-    A worker on this machine whose process no longer exists is gone at once; any other is
-    gone when its heartbeat is older than the grace period.
+    Call it under the study's lock (`study_lock`): a worker asks for its trial and labels it
+    with `worker_attrs` under that lock, so a RUNNING trial seen there without both labels was
+    left by a worker that died in between. A worker on this machine whose process no longer
+    exists is gone at once; any other is gone when its heartbeat is older than the grace period.
     """
     lost: list[int] = []
     host = socket.gethostname()
     for t in study.get_trials(deepcopy=False, states=[TrialState.RUNNING]):
-        pid = t.user_attrs.get(PID_ATTR)
-        if t.user_attrs.get(HOST_ATTR) == host and isinstance(pid, int) and not _alive(pid):
+        pid, where = t.user_attrs.get(PID_ATTR), t.user_attrs.get(HOST_ATTR)
+        if not isinstance(pid, int) or where is None:
+            reason = "its worker ended while reserving the round"
+        elif where == host and not _alive(pid):
             reason = f"worker process {pid} on {host} ended during the round"
-            if _fail(storage, study, t, reason):
-                lost.append(t.number)
+        else:
+            continue
+        if _fail(storage, study, t, reason):
+            lost.append(t.number)
     before = {t.number for t in study.get_trials(deepcopy=False, states=[TrialState.RUNNING])}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)

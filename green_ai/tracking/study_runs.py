@@ -154,23 +154,23 @@ class StudyRuns:
         status = "KILLED" if killed else "FAILED" if failed_reason else "FINISHED"
         self.client.set_terminated(run_id, status=status)
 
-    def close_orphans(self, trials: Sequence[FrozenTrial]) -> None:
+    def close_orphans(self, trials: Sequence[FrozenTrial], lost: Sequence[int] = ()) -> None:
         """Close the round runs left RUNNING by workers that ended mid-round.
 
         A round run stays RUNNING only while its trial does; once the trial has ended (its
         worker killed, then the trial failed by `fail_lost_trials`), the run is KILLED with
-        the trial's reason.
+        the trial's reason. A `lost` round whose worker died before creating its run gets
+        one, KILLED, so that every round the study spent is in MLflow.
         """
         by_number = {t.number: t for t in trials}
-        open_runs = self.client.search_runs(
-            [self.experiment_id],
-            filter_string=(
-                f"tags.`green_ai.kind` = '{KIND_TRAIN_ROUND}' and tags.study_name = "
-                f"'{self.study_name}' and attributes.status = 'RUNNING'"
-            ),
-            max_results=10_000,
-        )
-        for run in open_runs:
+        for number in lost:
+            trial = by_number.get(number)
+            if trial is None or self._round_runs(f"tags.round = '{number}'"):
+                continue
+            run_id = self.start_round(number, trial.params)
+            reason = str(trial.user_attrs.get("fail_reason", "its worker ended mid-round"))
+            self.finish_round(run_id, failed_reason=reason, killed=True)
+        for run in self._round_runs("attributes.status = 'RUNNING'"):
             trial = by_number.get(int(run.data.tags.get("round", -1)))
             if trial is None or trial.state == TrialState.RUNNING:
                 continue
@@ -179,6 +179,19 @@ class StudyRuns:
             else:
                 reason = str(trial.user_attrs.get("fail_reason", "its worker ended mid-round"))
                 self.finish_round(run.info.run_id, failed_reason=reason, killed=True)
+
+    def _round_runs(self, condition: str) -> list[Any]:
+        """This study's round runs that meet `condition` (an MLflow filter clause)."""
+        return list(
+            self.client.search_runs(
+                [self.experiment_id],
+                filter_string=(
+                    f"tags.`green_ai.kind` = '{KIND_TRAIN_ROUND}' and tags.study_name = "
+                    f"'{self.study_name}' and {condition}"
+                ),
+                max_results=10_000,
+            )
+        )
 
     def finish(
         self, *, status: str | None = "FINISHED", tags: Mapping[str, str] | None = None

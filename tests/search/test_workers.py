@@ -8,6 +8,7 @@ interleaving cannot pass them.
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -17,7 +18,7 @@ import pytest
 from mlflow import MlflowClient
 
 from green_ai.search.storage import open_storage
-from green_ai.search.workers import HOST_ATTR, fail_lost_trials
+from green_ai.search.workers import HOST_ATTR, PID_ATTR, fail_lost_trials
 
 from .workers import assert_exact_study, finish, only_study, tracked_runs, worker
 
@@ -87,6 +88,42 @@ def test_a_worker_killed_mid_round_leaves_nothing_running_and_the_rerun_complete
     assert killed[0].data.tags["fail_reason"]
 
 
+def test_rounds_whose_worker_died_before_their_run_existed_are_failed_and_tracked(
+    tmp_path: Path,
+) -> None:
+    # A worker killed between asking for its trial and creating the round's MLflow run (the
+    # window the SIGKILL test above hits by chance), labelled or not yet labelled.
+    storage, tracking = f"sqlite:///{tmp_path}/studies.db", f"sqlite:///{tmp_path}/mlflow.db"
+    finish([worker(tmp_path, "rounds=1")])
+    study = only_study(storage)
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    labelled = study.ask({"lr": optuna.distributions.FloatDistribution(1e-5, 1e-1, log=True)})
+    host = socket.gethostname()
+    labelled.set_user_attr(HOST_ATTR, host)
+    labelled.set_user_attr(PID_ATTR, gone.pid)
+    unlabelled = study.ask()  # killed before `worker_attrs` were written
+
+    rerun = finish([worker(tmp_path, "rounds=3")])[0]
+    assert "rounds done" in rerun
+    assert_exact_study(storage, tracking, 3)
+    failed = {
+        t.number: t.user_attrs["fail_reason"]
+        for t in only_study(storage).trials
+        if t.state == optuna.trial.TrialState.FAIL
+    }
+    assert failed == {
+        labelled.number: f"worker process {gone.pid} on {host} ended during the round",
+        unlabelled.number: "its worker ended while reserving the round",
+    }
+    killed = {
+        int(r.data.tags["round"]): r.data.tags["fail_reason"]
+        for r in tracked_runs(tracking)[1]
+        if r.info.status == "KILLED" and r.data.tags["state"] == "FAIL"
+    }
+    assert killed == failed
+
+
 @pytest.mark.filterwarnings("ignore:Heartbeat of storage")
 def test_a_round_whose_worker_stopped_beating_on_another_machine_is_failed(
     tmp_path: Path,
@@ -95,6 +132,7 @@ def test_a_round_whose_worker_stopped_beating_on_another_machine_is_failed(
     study = optuna.create_study(study_name="s", storage=storage)
     trial = study.ask()
     trial.set_user_attr(HOST_ATTR, "elsewhere")  # its process cannot be looked up from here
+    trial.set_user_attr(PID_ATTR, 1)
     trial_id = storage.get_trial_id_from_study_id_trial_number(
         storage.get_study_id_from_name("s"), trial.number
     )
