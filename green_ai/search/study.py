@@ -40,6 +40,7 @@ from green_ai.search.storage import (
     study_lock,
 )
 from green_ai.search.workers import (
+    FAIL_REASON,
     fail_lost_trials,
     heartbeat,
     sigterm_as_interrupt,
@@ -306,15 +307,23 @@ class StudyLoop:
         runner = RoundRunner(self.settings, self.data, self.meter, self.space, runs, progress)
         new_rounds = failures = 0
         while True:
-            reserved = self._reserve(runs)
-            if isinstance(reserved, str):
-                if self._pending:  # no round ran in this process
-                    runs.log_metrics(runs.run_id, self._pending)
-                    self._pending.clear()
-                return reserved, new_rounds
-            trial, hparams = reserved
-            with heartbeat(self.storage, self.study, trial):
-                state = runner.run(self.study, trial, hparams, self.grid_intensity)
+            asked: list[optuna.Trial] = []
+            try:
+                reserved = self._reserve(runs, asked)
+                if isinstance(reserved, str):
+                    if self._pending:  # no round ran in this process
+                        runs.log_metrics(runs.run_id, self._pending)
+                        self._pending.clear()
+                    return reserved, new_rounds
+                trial, hparams = reserved
+                with heartbeat(self.storage, self.study, trial):
+                    state = runner.run(self.study, trial, hparams, self.grid_intensity)
+            except KeyboardInterrupt as err:
+                # Ctrl-C or SIGTERM between taking the round and training it (the runner
+                # records one that arrives while it trains): recorded the same way.
+                if asked:
+                    self._abandon(runs, asked[0], str(err) or INTERRUPTED)
+                raise
             if state in COUNTED:
                 new_rounds += 1
                 failures = 0
@@ -327,9 +336,21 @@ class StudyLoop:
                     f"{self.study.trials[-1].user_attrs.get('fail_reason', '?')}"
                 ), new_rounds
 
-    def _reserve(self, runs: StudyRuns) -> tuple[optuna.Trial, dict[str, float]] | str:
+    def _abandon(self, runs: StudyRuns, trial: optuna.Trial, reason: str) -> None:
+        """Record `trial`, if still running, as failed with `reason`, its round run KILLED."""
+        trial_id = trial._trial_id
+        if self.storage.get_trial(trial_id).state != TrialState.RUNNING:
+            return  # the runner recorded it already
+        trial.set_user_attr(FAIL_REASON, reason)
+        self.study.tell(trial, state=TrialState.FAIL)
+        runs.kill_round(trial.number, self.storage.get_trial_params(trial_id), reason)
+
+    def _reserve(
+        self, runs: StudyRuns, asked: list[optuna.Trial]
+    ) -> tuple[optuna.Trial, dict[str, float]] | str:
         """The next round for this worker, or why there is none. Under the study's lock,
-        so that workers together never run more than `rounds` and never draw alike."""
+        so that workers together never run more than `rounds` and never draw alike. The
+        trial is put in `asked` as soon as it exists."""
         with study_lock(self.url, self.name):
             lost = fail_lost_trials(self.study, self.storage)
             trials = self.study.get_trials(deepcopy=False)
@@ -343,6 +364,7 @@ class StudyLoop:
                 # Optuna expects heartbeats with Study.optimize; `heartbeat` records them here.
                 warnings.filterwarnings("ignore", message="Heartbeat of storage")
                 trial = self.study.ask()
+            asked.append(trial)
             for key, value in worker_attrs().items():
                 trial.set_user_attr(key, value)
             return trial, suggest(trial, self.space)

@@ -154,6 +154,16 @@ class StudyRuns:
         status = "KILLED" if killed else "FAILED" if failed_reason else "FINISHED"
         self.client.set_terminated(run_id, status=status)
 
+    def kill_round(self, number: int, hparams: Mapping[str, float], reason: str) -> None:
+        """Close round `number`'s open runs as KILLED with `reason`, or create one that says
+        so where its worker stopped before creating it."""
+        found = self._round_runs(f"tags.round = '{number}'")
+        if not found:
+            self.finish_round(self.start_round(number, hparams), failed_reason=reason, killed=True)
+        for run in found:
+            if run.info.status == "RUNNING":
+                self.finish_round(run.info.run_id, failed_reason=reason, killed=True)
+
     def close_orphans(self, trials: Sequence[FrozenTrial], lost: Sequence[int] = ()) -> None:
         """Close the round runs left RUNNING by workers that ended mid-round.
 
@@ -165,11 +175,9 @@ class StudyRuns:
         by_number = {t.number: t for t in trials}
         for number in lost:
             trial = by_number.get(number)
-            if trial is None or self._round_runs(f"tags.round = '{number}'"):
-                continue
-            run_id = self.start_round(number, trial.params)
-            reason = str(trial.user_attrs.get("fail_reason", "its worker ended mid-round"))
-            self.finish_round(run_id, failed_reason=reason, killed=True)
+            if trial is not None:
+                reason = str(trial.user_attrs.get("fail_reason", "its worker ended mid-round"))
+                self.kill_round(number, trial.params, reason)
         for run in self._round_runs("attributes.status = 'RUNNING'"):
             trial = by_number.get(int(run.data.tags.get("round", -1)))
             if trial is None or trial.state == TrialState.RUNNING:

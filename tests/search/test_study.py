@@ -16,6 +16,7 @@ from green_ai.errors import UserError
 from green_ai.search import rounds as rounds_module
 from green_ai.search import run_study, study_name
 from green_ai.search import study as study_module
+from green_ai.search.workers import Terminated
 from green_ai.training import DivergedError
 
 Make = Callable[..., DictConfig]
@@ -258,3 +259,31 @@ def test_a_study_that_breaks_marks_its_parent_run_failed_and_the_rerun_redoes_th
     monkeypatch.setattr(rounds_module, "train_repetition", real)
     outcome = run_study(cfg)
     assert outcome.rounds_completed == 2 and outcome.new_rounds == 2
+
+
+@pytest.mark.parametrize("where", ["suggest", "heartbeat"])
+def test_a_sigterm_between_taking_a_round_and_training_it_records_the_round(
+    make_cfg: Make, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    # SIGTERM arrives while the round's hyperparameters are drawn (under the study's lock), or
+    # once they are, before its MLflow run exists: the round must not stay RUNNING.
+    def terminated(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise Terminated("terminated (SIGTERM)")
+
+    real = getattr(study_module, where)
+    monkeypatch.setattr(study_module, where, terminated)
+    cfg = make_cfg()
+    with pytest.raises(Terminated):
+        run_study(cfg)
+    study = optuna.load_study(study_name=study_name(cfg), storage=cfg.study.storage)
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.FAIL]
+    assert study.trials[0].user_attrs["fail_reason"] == "terminated (SIGTERM)"
+    parents, rounds = runs_of(cfg)
+    assert parents[0].info.status == "KILLED"
+    assert [(r.info.status, r.data.tags["state"]) for r in rounds] == [("KILLED", "FAIL")]
+    assert rounds[0].data.tags["round"] == "0"
+
+    monkeypatch.setattr(study_module, where, real)
+    outcome = run_study(cfg)
+    assert outcome.rounds_completed == 2 and outcome.new_rounds == 2
+    assert len(runs_of(cfg)[1]) == 3  # the killed round's run, and the two that counted
