@@ -7,6 +7,7 @@ hundred synthetic images on the CPU, and give each test its own MLflow and Optun
 from __future__ import annotations
 
 import random
+import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -21,6 +22,13 @@ from green_ai.config.store import register_configs
 
 # conf/*.yaml name the typed schemas; the apps register them at import, tests here.
 register_configs()
+
+# Ctrl-C tests send SIGINT as a terminal does. A suite started in the background by a
+# non-interactive shell (`cmd &` in a script, nohup) inherits SIGINT ignored, and so would
+# every command it starts: Python then installs no KeyboardInterrupt handler and the tests
+# wait out their commands. Handled here, it is SIG_DFL again in the commands (exec resets it).
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
