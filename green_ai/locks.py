@@ -9,7 +9,7 @@ from __future__ import annotations
 import fcntl
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -46,3 +46,25 @@ def try_lock(path: str | Path) -> int | None:
         os.close(fd)
         return None
     return fd
+
+
+def create_sqlite_file(path: str | Path, create: Callable[[str], None]) -> None:
+    """Make the SQLite database `path`, if it does not exist yet, with `create(url)`.
+
+    `create` builds the database at a temporary name beside `path`, which is then renamed
+    into place: a process killed while creating (MLflow's migrations take a second or two)
+    leaves no half-made file behind, where the next run would fail on its leftover tables.
+    Call it under a lock that every creator of `path` takes.
+    """
+    path = Path(path)
+    for stale in path.parent.glob(f".{path.name}.*.creating*"):
+        stale.unlink(missing_ok=True)  # left by a creator killed before; none runs now
+    if path.exists() and path.stat().st_size > 0:
+        return
+    building = path.with_name(f".{path.name}.{os.getpid()}.creating")
+    try:
+        create(f"sqlite:///{building}")
+        os.replace(building, path)
+    finally:
+        for leftover in (building, building.with_name(building.name + "-journal")):
+            leftover.unlink(missing_ok=True)

@@ -22,7 +22,7 @@ from sqlalchemy.pool import NullPool
 
 from green_ai.config.train import StudyConfig
 from green_ai.errors import UserError
-from green_ai.locks import file_lock
+from green_ai.locks import create_sqlite_file, file_lock
 from green_ai.paths import launch_dir
 from green_ai.urls import redact_url
 
@@ -78,6 +78,8 @@ def open_storage(url: str, *, heartbeat_s: int) -> optuna.storages.RDBStorage:
     if parsed.get_backend_name() == "sqlite":
         engine_kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_S}
     with study_lock(url, _SCHEMA), warnings.catch_warnings():
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            create_sqlite_file(Path(parsed.database).expanduser(), _create_sqlite_storage)
         # heartbeat_interval is marked experimental; it is what the stale-trial check needs.
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         return optuna.storages.RDBStorage(
@@ -86,6 +88,11 @@ def open_storage(url: str, *, heartbeat_s: int) -> optuna.storages.RDBStorage:
             heartbeat_interval=heartbeat_s,
             grace_period=2 * heartbeat_s,
         )
+
+
+def _create_sqlite_storage(url: str) -> None:
+    """Optuna's tables at `url`."""
+    optuna.storages.RDBStorage(url).engine.dispose()
 
 
 def open_study(

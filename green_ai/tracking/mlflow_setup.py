@@ -17,7 +17,7 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from green_ai.errors import UserError
-from green_ai.locks import file_lock
+from green_ai.locks import create_sqlite_file, file_lock
 from green_ai.paths import launch_dir
 from green_ai.urls import redact_text, redact_url
 
@@ -133,11 +133,22 @@ def check_tracking(tracking: Any) -> None:
 
 @contextmanager
 def _store_lock(uri: str) -> Iterator[None]:
+    """One process at a time; a new SQLite store is created whole before anyone uses it."""
     if uri.startswith("sqlite:///"):
-        with file_lock(uri[len("sqlite:///") :] + ".lock"):
+        path = uri[len("sqlite:///") :]
+        with file_lock(path + ".lock"):
+            create_sqlite_file(path, _create_sqlite_store)
             yield
     else:
         yield
+
+
+def _create_sqlite_store(url: str) -> None:
+    """MLflow's tables at `url`, made as MLflow makes them on first use."""
+    from mlflow.store.tracking import DEFAULT_LOCAL_FILE_AND_ARTIFACT_PATH
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    SqlAlchemyStore(url, DEFAULT_LOCAL_FILE_AND_ARTIFACT_PATH).engine.dispose()
 
 
 def config_container(cfg: Any) -> Any:
