@@ -78,8 +78,9 @@ def open_storage(url: str, *, heartbeat_s: int) -> optuna.storages.RDBStorage:
     if parsed.get_backend_name() == "sqlite":
         engine_kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_S}
     with study_lock(url, _SCHEMA), warnings.catch_warnings():
-        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-            create_sqlite_file(Path(parsed.database).expanduser(), _create_sqlite_storage)
+        database = _sqlite_file(parsed)
+        if database is not None:
+            create_sqlite_file(database, _create_sqlite_storage)
         # heartbeat_interval is marked experimental; it is what the stale-trial check needs.
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         return optuna.storages.RDBStorage(
@@ -88,6 +89,13 @@ def open_storage(url: str, *, heartbeat_s: int) -> optuna.storages.RDBStorage:
             heartbeat_interval=heartbeat_s,
             grace_period=2 * heartbeat_s,
         )
+
+
+def _sqlite_file(parsed: URL) -> Path | None:
+    """The file of an SQLite URL; None for another database or an in-memory one."""
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database).expanduser()
 
 
 def _create_sqlite_storage(url: str) -> None:
@@ -113,8 +121,9 @@ def study_lock(url: str, name: str) -> Iterator[None]:
     """Exclusive, across processes (and machines for a database server), for study `name`."""
     parsed = make_url(url)
     backend = parsed.get_backend_name()
-    if backend == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        with file_lock(f"{Path(parsed.database).expanduser()}.lock"):
+    database = _sqlite_file(parsed)
+    if database is not None:
+        with file_lock(f"{database}.lock"):
             yield
         return
     if backend in ("postgresql", "mysql", "mariadb"):
