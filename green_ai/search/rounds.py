@@ -31,6 +31,7 @@ from green_ai.energy import (
 from green_ai.errors import UserError
 from green_ai.nets import build_net
 from green_ai.progress import Progress
+from green_ai.search.workers import FAIL_REASON
 from green_ai.tracking import StudyRuns
 from green_ai.training import DivergedError, EpochResult, train_repetition
 from green_ai.training.loop import seed_everything
@@ -124,7 +125,7 @@ class RoundRunner:
             reason = (round_m.reason if round_m else None) or "not measured"
             failure = f"no energy figure for the energy objective: {reason}"
         if failure is not None:
-            trial.set_user_attr("fail_reason", failure)
+            trial.set_user_attr(FAIL_REASON, failure)
             study.tell(trial, state=TrialState.FAIL)
             self.runs.finish_round(run_id, failed_reason=failure)
             self.progress.round_done(f"round {trial.number} failed: {failure}", counted=False)
@@ -245,7 +246,7 @@ class RoundRunner:
         self, study: optuna.Study, trial: optuna.Trial, run_id: str, reason: str, *, killed: bool
     ) -> None:
         """Record a round cut short from outside as failed (not counted: it is redone)."""
-        trial.set_user_attr("fail_reason", reason)
+        trial.set_user_attr(FAIL_REASON, reason)
         study.tell(trial, state=TrialState.FAIL)
         self.runs.finish_round(run_id, failed_reason=reason, killed=killed)
 

@@ -108,8 +108,14 @@ def fail_lost_trials(study: optuna.Study, storage: optuna.storages.BaseStorage) 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)
-    after = {t.number for t in study.get_trials(deepcopy=False, states=[TrialState.RUNNING])}
-    stale = sorted(before - after)
+    # Live workers finish rounds meanwhile (they tell Optuna outside the lock): only a round
+    # that failed without a reason was failed by the stale check (every worker writes its
+    # reason before it fails its own round).
+    stale = sorted(
+        t.number
+        for t in study.get_trials(deepcopy=False, states=[TrialState.FAIL])
+        if t.number in before and FAIL_REASON not in t.user_attrs
+    )
     for number in stale:
         log.warning("round %d: its worker stopped sending heartbeats; it will be redone", number)
     for number in lost:

@@ -99,5 +99,10 @@ def assert_exact_study(storage: str, tracking_uri: str, rounds: int) -> None:
     assert parent.info.status == "FINISHED"
     assert parent.data.metrics["rounds_completed"] == rounds
     assert all(r.data.tags["mlflow.parentRunId"] == parent.info.run_id for r in round_runs)
-    assert [r for r in round_runs if r.info.status == "RUNNING"] == []
-    assert sum(r.data.tags["state"] == "COMPLETE" for r in round_runs) == rounds
+    seen = sorted(
+        (int(r.data.tags["round"]), r.info.status, r.data.tags.get("state"), r.info.run_id)
+        for r in round_runs
+    )
+    trials = [(t.number, t.state.name, t.user_attrs.get("fail_reason")) for t in study.trials]
+    assert [r for r in round_runs if r.info.status == "RUNNING"] == [], seen
+    assert sum(r.data.tags["state"] == "COMPLETE" for r in round_runs) == rounds, (trials, seen)
