@@ -43,6 +43,7 @@ from green_ai.search.workers import (
     FAIL_REASON,
     fail_lost_trials,
     heartbeat,
+    left_by_its_worker,
     sigterm_as_interrupt,
     worker_attrs,
 )
@@ -201,9 +202,8 @@ class StudyLoop:
     def run(self) -> StudyOutcome:
         rounds = self.settings.rounds
         with study_lock(self.url, self.name):  # one parent run, however many workers start
-            lost = fail_lost_trials(self.study, self.storage)
             runs = StudyRuns(self.settings, self.name, tags=self._run_tags(), label=self.label)
-            runs.close_orphans(self.study.get_trials(deepcopy=False), lost)
+            self._settle_lost_rounds(runs)
             self._describe_study(runs)
         done = self.counted_trials()
         progress = Progress(
@@ -352,9 +352,7 @@ class StudyLoop:
         so that workers together never run more than `rounds` and never draw alike. The
         trial is put in `asked` as soon as it exists."""
         with study_lock(self.url, self.name):
-            lost = fail_lost_trials(self.study, self.storage)
-            trials = self.study.get_trials(deepcopy=False)
-            runs.close_orphans(trials, lost)
+            trials = self._settle_lost_rounds(runs)
             counted = [t for t in trials if t.state in COUNTED]
             running = [t for t in trials if t.state == TrialState.RUNNING]
             stop_reason = self._stop_reason(counted, running)
@@ -368,6 +366,21 @@ class StudyLoop:
             for key, value in worker_attrs().items():
                 trial.set_user_attr(key, value)
             return trial, suggest(trial, self.space)
+
+    def _settle_lost_rounds(self, runs: StudyRuns) -> list[FrozenTrial]:
+        """Under the study's lock: fail the rounds of workers that are gone, close the MLflow
+        runs that gone workers left open; return the study's trials."""
+        lost = fail_lost_trials(self.study, self.storage)
+        trials = self.study.get_trials(deepcopy=False)
+        grace_s = 2 * self.settings.study.heartbeat_s
+        left = [
+            t
+            for t in trials
+            if t.number in lost
+            or (t.state != TrialState.RUNNING and left_by_its_worker(t, grace_s))
+        ]
+        runs.close_orphans(left, lost)
+        return trials
 
     def _make_net(self) -> torch.nn.Module:
         return make_net(self.settings, self.data.input_shape, self.data.num_classes)

@@ -17,6 +17,7 @@ import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from types import FrameType
 
 import optuna
@@ -121,6 +122,19 @@ def fail_lost_trials(study: optuna.Study, storage: optuna.storages.BaseStorage) 
     for number in lost:
         log.warning("round %d: its worker process ended; it will be redone", number)
     return lost + stale
+
+
+def left_by_its_worker(t: FrozenTrial, grace_s: float) -> bool:
+    """Whether the worker of the ended trial `t` is done with its round, so another may close
+    the round's MLflow run. A live worker closes it moments after telling Optuna; until then
+    its run's state is its own to write (a FAILED round would otherwise show KILLED)."""
+    ended = t.datetime_complete
+    if ended is not None and datetime.now() - ended > timedelta(seconds=grace_s):
+        return True
+    pid, where = t.user_attrs.get(PID_ATTR), t.user_attrs.get(HOST_ATTR)
+    if not isinstance(pid, int) or where is None:
+        return True
+    return where == socket.gethostname() and not _alive(pid)
 
 
 def _fail(

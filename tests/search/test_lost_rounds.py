@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import threading
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import optuna
 import pytest
 
 from green_ai.search.storage import open_storage
-from green_ai.search.workers import HOST_ATTR, PID_ATTR, fail_lost_trials
+from green_ai.search.workers import HOST_ATTR, PID_ATTR, fail_lost_trials, left_by_its_worker
 
 pytestmark = pytest.mark.filterwarnings("ignore:Heartbeat of storage")
 
@@ -61,3 +63,24 @@ def test_rounds_that_live_workers_finish_during_the_search_are_not_reported_lost
     assert reported == []
     states = {t.state for t in study.trials}
     assert states == {optuna.trial.TrialState.COMPLETE}
+
+
+def test_a_finished_round_is_left_by_its_worker_once_that_worker_is_gone_or_long_silent() -> None:
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    here = socket.gethostname()
+
+    def ended(host: str, pid: int, seconds_ago: float = 0.0) -> optuna.trial.FrozenTrial:
+        t = optuna.trial.create_trial(
+            state=optuna.trial.TrialState.FAIL, user_attrs={HOST_ATTR: host, PID_ATTR: pid}
+        )
+        t.datetime_complete = datetime.now() - timedelta(seconds=seconds_ago)
+        return t
+
+    assert not left_by_its_worker(ended(here, os.getpid()), grace_s=120)
+    assert left_by_its_worker(ended(here, gone.pid), grace_s=120)
+    assert not left_by_its_worker(ended("elsewhere", 1), grace_s=120)  # may be closing it
+    assert left_by_its_worker(ended("elsewhere", 1, seconds_ago=121), grace_s=120)
+    assert left_by_its_worker(ended(here, os.getpid(), seconds_ago=121), grace_s=120)
+    unlabelled = optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL)
+    assert left_by_its_worker(unlabelled, grace_s=120)

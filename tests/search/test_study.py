@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,7 +17,9 @@ from green_ai.errors import UserError
 from green_ai.search import rounds as rounds_module
 from green_ai.search import run_study, study_name
 from green_ai.search import study as study_module
+from green_ai.search.storage import study_lock
 from green_ai.search.workers import Terminated
+from green_ai.tracking import StudyRuns
 from green_ai.training import DivergedError
 
 Make = Callable[..., DictConfig]
@@ -259,6 +262,44 @@ def test_a_study_that_breaks_marks_its_parent_run_failed_and_the_rerun_redoes_th
     monkeypatch.setattr(rounds_module, "train_repetition", real)
     outcome = run_study(cfg)
     assert outcome.rounds_completed == 2 and outcome.new_rounds == 2
+
+
+def test_a_round_failed_by_its_live_worker_keeps_its_run_for_that_worker_to_close(
+    make_cfg: Make, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another worker reserves a round between a live worker failing its round in Optuna and
+    # closing the round's MLflow run (its worker closes it outside the study's lock). Closed
+    # by the other as KILLED, the round would show as cut short instead of FAILED.
+    def diverged(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise DivergedError("training loss became nan in epoch 0")
+
+    loops: list[study_module.StudyLoop] = []
+    real_run = study_module.StudyLoop.run
+
+    def run(self: study_module.StudyLoop) -> object:
+        loops.append(self)
+        return real_run(self)
+
+    seen: list[str] = []
+    looked = threading.Event()
+    real_finish = StudyRuns.finish_round
+
+    def finish_round(self: StudyRuns, run_id: str, **kwargs: object) -> None:
+        if kwargs.get("failed_reason") and not looked.is_set():
+            looked.set()
+            with study_lock(loops[0].url, loops[0].name):
+                loops[0]._settle_lost_rounds(self)  # what a worker reserving a round does
+            seen.append(self.client.get_run(run_id).info.status)
+        real_finish(self, run_id, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(rounds_module, "train_repetition", diverged)
+    monkeypatch.setattr(study_module.StudyLoop, "run", run)
+    monkeypatch.setattr(StudyRuns, "finish_round", finish_round)
+    outcome = run_study(make_cfg("rounds=1"))
+    assert outcome.rounds_completed == 0
+    assert seen == ["RUNNING"]
+    _, rounds = runs_of(make_cfg("rounds=1"))
+    assert {(r.info.status, r.data.tags["state"]) for r in rounds} == {("FAILED", "FAIL")}
 
 
 @pytest.mark.parametrize("where", ["suggest", "heartbeat"])
