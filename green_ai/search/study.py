@@ -333,7 +333,7 @@ class StudyLoop:
             if failures >= MAX_CONSECUTIVE_FAILURES:
                 return (
                     f"stopped after {failures} failed rounds in a row; the last: "
-                    f"{self.study.trials[-1].user_attrs.get('fail_reason', '?')}"
+                    f"{self.study.trials[-1].user_attrs.get(FAIL_REASON, '?')}"
                 ), new_rounds
 
     def _abandon(self, runs: StudyRuns, trial: optuna.Trial, reason: str) -> None:

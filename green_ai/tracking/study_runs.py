@@ -165,19 +165,19 @@ class StudyRuns:
                 self.finish_round(run.info.run_id, failed_reason=reason, killed=True)
 
     def close_orphans(self, trials: Sequence[FrozenTrial], lost: Sequence[int] = ()) -> None:
-        """Close the round runs left RUNNING by workers that ended mid-round.
+        """Close the round runs that workers left RUNNING when they ended.
 
-        A round run stays RUNNING only while its trial does; once the trial has ended (its
-        worker killed, then the trial failed by `fail_lost_trials`), the run is KILLED with
-        the trial's reason. A `lost` round whose worker died before creating its run gets
-        one, KILLED, so that every round the study spent is in MLflow.
+        `trials` are the rounds whose workers are done with them (the caller decides, as
+        only the search knows which workers are gone); a RUNNING run of one that has ended
+        is closed as its trial ended: FINISHED, or KILLED with the trial's reason. A `lost`
+        round whose worker died before creating its run gets one, KILLED, so that every
+        round the study spent is in MLflow.
         """
         by_number = {t.number: t for t in trials}
         for number in lost:
             trial = by_number.get(number)
             if trial is not None:
-                reason = str(trial.user_attrs.get("fail_reason", "its worker ended mid-round"))
-                self.kill_round(number, trial.params, reason)
+                self.kill_round(number, trial.params, _fail_reason(trial))
         for run in self._round_runs("attributes.status = 'RUNNING'"):
             trial = by_number.get(int(run.data.tags.get("round", -1)))
             if trial is None or trial.state == TrialState.RUNNING:
@@ -185,8 +185,7 @@ class StudyRuns:
             if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
                 self.finish_round(run.info.run_id, pruned=trial.state == TrialState.PRUNED)
             else:
-                reason = str(trial.user_attrs.get("fail_reason", "its worker ended mid-round"))
-                self.finish_round(run.info.run_id, failed_reason=reason, killed=True)
+                self.finish_round(run.info.run_id, failed_reason=_fail_reason(trial), killed=True)
 
     def _round_runs(self, condition: str) -> list[Any]:
         """This study's round runs that meet `condition` (an MLflow filter clause)."""
@@ -230,3 +229,8 @@ class StudyRuns:
         self.client.log_batch(
             run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()], synchronous=True
         )
+
+
+def _fail_reason(trial: FrozenTrial) -> str:
+    """Why a round ended without a result, as its worker or the lost-round check wrote it."""
+    return str(trial.user_attrs.get("fail_reason", "its worker ended mid-round"))
