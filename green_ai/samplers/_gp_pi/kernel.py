@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     import torch
     from gpytorch.kernels import Kernel
 
-__all__ = ["FittedKernel", "KernelParts", "matern52_with_slope"]
+__all__ = ["FittedKernel", "KernelParts", "matern52", "matern52_with_slope"]
 
 _SQRT5 = math.sqrt(5.0)
 
@@ -29,17 +29,24 @@ def matern52_with_slope(r2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Matérn-5/2 of the squared scaled distance ``r2``, and its derivative in ``r2``:
     ``(1 + √5 r + 5r²/3) e^(−√5 r)`` and ``−(5/6) (1 + √5 r) e^(−√5 r)``, which stays finite
     at r = 0 where the derivative of r itself does not."""
+    r = r2.sqrt()
+    decay = r.mul(-_SQRT5).exp_()
+    linear = r.mul_(_SQRT5).add_(1.0)
+    value = linear.add(r2, alpha=5.0 / 3.0).mul_(decay)
+    return value, linear.mul_(decay).mul_(-5.0 / 6.0)
+
+
+def matern52(r2: torch.Tensor) -> torch.Tensor:
+    """`matern52_with_slope`'s value, differentiable in ``r2`` through its slope. Without a
+    gradient to keep, it works in place: on thousands of candidates × hundreds of points each
+    fresh n × m tensor costs about as much as the arithmetic on it."""
     import torch
 
+    if torch.is_grad_enabled() and r2.requires_grad:
+        return _matern52_function().apply(r2)
     r = r2.sqrt()
-    decay = torch.exp(-_SQRT5 * r)
-    linear = 1.0 + _SQRT5 * r
-    return (linear + (5.0 / 3.0) * r2) * decay, linear.mul_(decay).mul_(-5.0 / 6.0)
-
-
-def _matern52(r2: torch.Tensor) -> torch.Tensor:
-    """`matern52_with_slope`'s value, differentiable in ``r2`` through its slope."""
-    return _matern52_function().apply(r2)
+    decay = r.mul(-_SQRT5).exp_()
+    return r.mul_(_SQRT5).add_(1.0).add_(r2, alpha=5.0 / 3.0).mul_(decay)
 
 
 @functools.cache
@@ -108,15 +115,20 @@ class FittedKernel:
     def __call__(self, x1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
         import torch
 
-        k = torch.ones(len(x1), len(x2), dtype=x1.dtype)
+        k = None
         if self._inverse_ls is not None:
             a = (x1[:, self._numeric] - self._centre) * self._inverse_ls
             b = (x2[:, self._numeric] - self._centre) * self._inverse_ls
-            r2 = (a * a).sum(-1, keepdim=True) + (b * b).sum(-1) - 2.0 * (a @ b.T)
-            k = _matern52(r2.clamp_min(0.0))
+            r2 = torch.addmm((b * b).sum(-1), a, b.T, alpha=-2.0)  # |b|² − 2ab
+            if r2.requires_grad:
+                k = matern52((r2 + (a * a).sum(-1, keepdim=True)).clamp_min(0.0))
+            else:  # in place: no fresh n × m tensor
+                k = matern52(r2.add_((a * a).sum(-1, keepdim=True)).clamp_min_(0.0))
         if self._inverse_cat_ls is not None:
             differ = (x1[:, None, self._cat] != x2[None, :, self._cat]).to(x1.dtype)
-            k = k * torch.exp(-(differ @ self._inverse_cat_ls) / len(self._cat))
+            factor = torch.exp(-(differ @ self._inverse_cat_ls) / len(self._cat))
+            k = factor if k is None else k * factor
+        assert k is not None  # KernelParts.of refuses a kernel with neither factor
         return k
 
 
