@@ -51,14 +51,14 @@ def fit_gp(
     if start is not None:
         model.load_state_dict(start, strict=False)
     mll = ExactMarginalLogLikelihood(model.likelihood, model)
-    mll.train()
     try:
         with warnings.catch_warnings():
             # When L-BFGS-B stops short of its tolerance (a failed line search), BoTorch
             # already retries the fit from hyperparameters drawn from the priors, then
             # re-emits the optimiser's message: nothing a user can act on, once per round.
             warnings.simplefilter("ignore", OptimizationWarning)
-            # The same loss as GPyTorch's, at a third of the cost (`marginal_likelihood`).
+            # GPyTorch's loss at less than half its cost (`marginal_likelihood`); BoTorch
+            # still runs the L-BFGS-B fit and its retries.
             fit_gpytorch_mll(mll, closure=LossWithGradient(mll))
     except ModelFittingError:
         # Every attempt failed: keep the prior-mode hyperparameters (or the last fit's),
