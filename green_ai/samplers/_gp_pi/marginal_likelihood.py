@@ -55,6 +55,8 @@ class LossWithGradient:
         self._cat_diff = (X[:, None, cat] != X[None, :, cat]).to(X.dtype).permute(2, 0, 1)
         self._cat_diff = self._cat_diff.reshape(len(cat), len(X) ** 2).contiguous()
         self._eye = torch.eye(len(X), dtype=X.dtype)
+        # GPyTorch walks every submodule to list the priors; the list is fixed for the fit.
+        self._priors = [(m, prior, value) for _, m, prior, value, _ in mll.model.named_priors()]
 
     def __call__(self) -> tuple[torch.Tensor, tuple[torch.Tensor | None, ...]]:
         import torch
@@ -72,21 +74,20 @@ class LossWithGradient:
             inverse_sq_ls = matern.lengthscale.reshape(-1) ** -2 if matern else None
             inverse_cat_ls = 1.0 / categorical.lengthscale.reshape(-1) if categorical else None
             log_prior = sum(
-                (
-                    prior.log_prob(value(module)).sum()
-                    for _, module, prior, value, _ in model.named_priors()
-                ),
+                (prior.log_prob(value(module)).sum() for module, prior, value in self._priors),
                 torch.zeros((), dtype=X.dtype),
             )
         with torch.no_grad():
-            kernel = torch.ones_like(self._eye)
+            kernel = slope = None
             if inverse_sq_ls is not None:
                 kernel, slope = matern52_with_slope((inverse_sq_ls @ self._sq_diff).view(n, n))
             if inverse_cat_ls is not None:
-                cat_factor = torch.exp(-(inverse_cat_ls @ self._cat_diff) / len(inverse_cat_ls))
-                if inverse_sq_ls is not None:
-                    slope = slope * cat_factor.view(n, n)
-                kernel = kernel * cat_factor.view(n, n)
+                cat = torch.exp(-(inverse_cat_ls @ self._cat_diff) / len(inverse_cat_ls)).view(
+                    n, n
+                )
+                slope = None if slope is None else slope * cat
+                kernel = cat if kernel is None else kernel * cat
+            assert kernel is not None  # KernelParts.of refuses a kernel with neither factor
             # GPyTorch's own factorisation, which adds jitter where K is not numerically
             # positive definite, so the loss is the one its likelihood would give.
             L = psd_safe_cholesky(kernel + noise * self._eye)
@@ -100,7 +101,7 @@ class LossWithGradient:
             d_K = 0.5 * (alpha @ alpha.T - torch.cholesky_inverse(L))
             outputs = [mean, noise, log_prior]
             grads = [alpha.squeeze(-1), d_K.diagonal().sum().expand_as(noise), torch.ones(())]
-            if inverse_sq_ls is not None:
+            if inverse_sq_ls is not None and slope is not None:
                 outputs.append(inverse_sq_ls)
                 grads.append(self._sq_diff @ (d_K * slope).view(-1))
             if inverse_cat_ls is not None:
