@@ -23,11 +23,12 @@ from types import FrameType
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from green_ai.tracking.study_runs import FAIL_REASON
+
 log = logging.getLogger("green_ai")
 
 HOST_ATTR = "worker_host"
 PID_ATTR = "worker_pid"
-FAIL_REASON = "fail_reason"
 
 
 class Terminated(KeyboardInterrupt):

@@ -26,6 +26,10 @@ from green_ai.tracking.mlflow_setup import (
 from green_ai.tracking.names import round_label
 from green_ai.tracking.ui import ensure_training_view
 
+# Why a round ended without a result: the key on its Optuna trial (user attribute, written by
+# the worker or the lost-round check) and on its MLflow run (tag).
+FAIL_REASON = "fail_reason"
+
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
@@ -149,7 +153,7 @@ class StudyRuns:
         early), FAILED, or KILLED when it was cut short."""
         tags = {"state": "FAIL" if failed_reason else "PRUNED" if pruned else "COMPLETE"}
         if failed_reason:
-            tags["fail_reason"] = failed_reason[:5000]
+            tags[FAIL_REASON] = failed_reason[:5000]
         self._set_tags(run_id, tags)
         status = "KILLED" if killed else "FAILED" if failed_reason else "FINISHED"
         self.client.set_terminated(run_id, status=status)
@@ -233,4 +237,4 @@ class StudyRuns:
 
 def _fail_reason(trial: FrozenTrial) -> str:
     """Why a round ended without a result, as its worker or the lost-round check wrote it."""
-    return str(trial.user_attrs.get("fail_reason", "its worker ended mid-round"))
+    return str(trial.user_attrs.get(FAIL_REASON, "its worker ended mid-round"))
