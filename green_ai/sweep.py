@@ -99,10 +99,18 @@ class JobSummary:
     experiment_id: str
     mlflow_run_id: str
     tracking_uri: str = ""
+    # The metric `best_accuracy` holds the best value of (accuracy unless the study
+    # optimised another: search.objectives).
+    objective: str = "accuracy"
 
     @property
     def energy_per_point_j(self) -> float | None:
-        """Joules per percentage point of best accuracy: what a point of accuracy cost."""
+        """Joules per percentage point of best accuracy: what a point of accuracy cost; for
+        another objective, joules per unit of its best value."""
+        if self.objective != "accuracy":
+            if self.energy_j is None or not self.best_accuracy:
+                return None
+            return self.energy_j / abs(self.best_accuracy)
         return energy_per_point(self.energy_j, self.best_accuracy)
 
 
@@ -136,6 +144,16 @@ def read_job_summaries(sweep_dir: Path, since: float | None = None) -> list[JobS
 
 
 COLUMNS = ("job", "cell", "rounds", "best accuracy", "joules", "J/point", "time")
+
+
+def columns_for(rows: Sequence[JobSummary]) -> tuple[str, ...]:
+    """The table's header: `best accuracy` and `J/point` (joules per percentage point), or
+    the objective's name where the jobs optimised another metric (`J/val_loss`)."""
+    objectives = {r.objective for r in rows}
+    if objectives <= {"accuracy"}:
+        return COLUMNS
+    name = objectives.pop() if len(objectives) == 1 else "objective"
+    return ("job", "cell", "rounds", f"best {name}", "joules", f"J/{name}", "time")
 
 
 def table_rows(rows: Sequence[JobSummary], jobs: int | None = None) -> list[list[str]]:
@@ -181,6 +199,7 @@ def write_csv(path: Path, rows: Sequence[JobSummary]) -> None:
         "stop_reason",
         "study_name",
         "mlflow_run_id",
+        "objective",
     ]
     with path.open("w", newline="") as f:
         writer = csv.writer(f)
@@ -215,7 +234,8 @@ class SweepSummary(Callback):
         jobs = _read_json(sweep_file).get("jobs")
         csv_path = sweep_dir / SUMMARY_FILE
         write_csv(csv_path, rows)
-        print(f"\n{format_table(table_rows(rows, jobs))}\n", flush=True)
+        table = format_table(table_rows(rows, jobs), columns_for(rows))
+        print(f"\n{table}\n", flush=True)
         log.info("summary: %s", csv_path)
         if len({(r.tracking_uri, r.experiment_id) for r in rows}) == 1:
             log.info(

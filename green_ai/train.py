@@ -52,10 +52,11 @@ def train(cfg: TrainConfig | DictConfig) -> StudyOutcome:
     best = "n/a" if outcome.best_accuracy is None else f"{outcome.best_accuracy:.4f}"
     joules = "" if outcome.energy_j is None else f", {outcome.energy_j:.1f} J"
     log.info(
-        "study %s: %d rounds (%d new), best accuracy %s%s",
+        "study %s: %d rounds (%d new), best %s %s%s",
         outcome.study_name,
         outcome.rounds_completed,
         outcome.new_rounds,
+        outcome.objective,
         best,
         joules,
     )

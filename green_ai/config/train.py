@@ -7,18 +7,30 @@ so a wrong value fails once, before anything is loaded or measured.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from omegaconf import MISSING
+from omegaconf import MISSING, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from green_ai.config.checks import require_choice, require_int, require_number
+from green_ai.config.components import Component, as_plain, component, is_component
 from green_ai.config.energy import EnergyConfig
 from green_ai.config.tracking import TrackingConfig
 from green_ai.errors import UserError
 
 PROGRESS_MODES = ("auto", "bar", "log", "none")
+# The direction of an objective that needs none given (`search.directions`); any other metric
+# that the task returns needs its direction. `energy` is the round's measured joules.
 OBJECTIVES = {"accuracy": "maximize", "energy": "minimize"}
+DIRECTIONS = ("maximize", "minimize")
+# The thesis's three nets (thesis §3.3.1) take the layer-count keys conv, linear, relu.
+THESIS_NETS = ("simplecnn", "denselinear", "densepoly")
+LAYER_DEFAULTS = {"conv": 2, "linear": 3, "relu": 1}
+# Where a searched value goes (`hparams.params.<key>.target`).
+PARAM_TARGETS = ("optimizer", "net", "task", "batch_size")
+PARAM_TYPES = ("float", "int", "categorical")
 # Samplers that model one objective only (thesis Algorithm 1 maximises accuracy alone).
 SINGLE_OBJECTIVE_SEARCHES = ("gp_pi",)
 # `search.pruner`: Optuna's pruners by name (green_ai.search.pruning builds them).
@@ -31,8 +43,25 @@ PRUNERS = {
 
 
 @dataclass
+class LoaderConfig:
+    """`dataset.loader`: how a user's `torch.utils.data.Dataset` reaches the device."""
+
+    # DataLoader workers and pinned memory, where the data streams (it does not fit the device
+    # or its items differ in shape).
+    num_workers: int = 0
+    pin_memory: bool = False
+    # null: held on the device when it fits (the fast path), else streamed; true: held (an
+    # error if it cannot be); false: always streamed.
+    in_memory: bool | None = None
+
+    def __post_init__(self) -> None:
+        require_int("dataset.loader.num_workers", self.num_workers, minimum=0)
+
+
+@dataclass
 class DatasetConfig:
-    """The `dataset` group: which images, from where, how many."""
+    """The `dataset` group: which images, from where, how many; or a user's own callable
+    (`_target_`: `target` and its keyword arguments `kwargs`)."""
 
     name: str = MISSING
     # Relative paths are taken from the directory the command ran from.
@@ -51,6 +80,10 @@ class DatasetConfig:
     shape: str = "fashion_mnist"
     num_classes: int = 10
     seed: int | None = None
+    # A user's dataset: `_target_` returns (train, test, num_classes) from these arguments.
+    target: str | None = None
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    loader: LoaderConfig = field(default_factory=LoaderConfig)
 
     def __post_init__(self) -> None:
         for key in ("train_samples", "test_samples", "image_size"):
@@ -62,41 +95,125 @@ class DatasetConfig:
 
 @dataclass
 class NetConfig:
-    """The `net` group: the architecture; layer counts are the top-level `conv`, `linear`,
-    `relu`. `options` go to the network's constructor (e.g. SimpleCNN's `channels`)."""
+    """The `net` group: one of the thesis's nets by `name`, whose layer counts are the
+    top-level `conv`, `linear`, `relu` and whose `options` go to its constructor (e.g.
+    SimpleCNN's `channels`); or a user's builder (`_target_`: `target` and `kwargs`)."""
 
     name: str = MISSING
+    options: dict[str, Any] = field(default_factory=dict)
+    target: str | None = None
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_thesis(self) -> bool:
+        return self.target is None
+
+
+@dataclass
+class OptimizerConfig:
+    """The `optimizer` group: a `torch.optim` class (or any callable taking the parameters
+    first), its fixed keyword arguments; the searched ones come from `hparams`."""
+
+    name: str = "adam"
+    target: str = "torch.optim.Adam"
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TaskConfig:
+    """The `task` group: the training loop, `fit(ctx)` called once per repetition
+    (green_ai.training.task); `classify` is the thesis's loop."""
+
+    name: str = "classify"
+    target: str = "green_ai.training.classify.fit"
     options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
 class ParamRange:
-    """One searched hyperparameter: both bounds reachable; `log` searches on a log scale."""
+    """One searched hyperparameter: a range (both bounds reachable; `log` searches on a log
+    scale; `type: int` for whole numbers, `step` to snap) or `choices` (a category), and
+    where its value goes (`target`: optimizer, net, task or batch_size)."""
 
-    low: float = MISSING
-    high: float = MISSING
+    low: Any = None
+    high: Any = None
     log: bool = False
+    type: str | None = None  # float | int | categorical (null: categorical with choices)
+    choices: list[Any] | None = None
+    step: Any = None
+    target: str = "optimizer"
+
+    def check(self, where: str) -> None:
+        """Fill `type` and check the entry (the settings run it for every parameter)."""
+        require_choice(f"{where}.target", self.target, PARAM_TARGETS)
+        if self.choices is not None:
+            self._check_choices(where)
+        else:
+            self._check_range(where)
+        if self.target == "batch_size" and not (
+            self.type == "int"
+            or (self.type == "categorical" and all(_is_int(c) for c in self.choices or []))
+        ):
+            raise UserError(f"{where}: a searched batch_size needs type: int or integer choices")
+
+    def _check_choices(self, where: str) -> None:
+        if self.type not in (None, "categorical"):
+            raise UserError(f"{where}: choices make a categorical parameter, not type {self.type}")
+        if not self.choices:
+            raise UserError(f"{where}.choices is empty; list at least one value")
+        if self.low is not None or self.high is not None:
+            raise UserError(f"{where}: give choices or low/high, not both")
+        self.type = "categorical"
+
+    def _check_range(self, where: str) -> None:
+        self.type = self.type or "float"
+        if self.type == "categorical":
+            raise UserError(f"{where}: type categorical needs choices: [...]")
+        require_choice(f"{where}.type", self.type, PARAM_TYPES)
+        if self.low is None or self.high is None:
+            raise UserError(
+                f"{where} has no bounds: give low and high (e.g. {{low: 1.0e-4, high: 0.1}}) "
+                "or choices: [...]"
+            )
+        cast = int if self.type == "int" else float
+        for key in ("low", "high", "step"):
+            value = getattr(self, key)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise UserError(f"{where}.{key}={value!r} must be a number")
+            if cast is int and not _is_int(value):
+                raise UserError(f"{where}.{key}={value!r} must be a whole number (type: int)")
+            setattr(self, key, cast(value))
+        if not self.low < self.high:
+            raise UserError(f"{where}: low={self.low} must be below high={self.high}")
+        if self.log and self.low <= 0:
+            raise UserError(f"{where}: a log-scaled range needs low > 0, got {self.low}")
+        if self.log and self.step not in (None, 1):
+            raise UserError(f"{where}: a log-scaled range takes no step; drop one of them")
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value == int(value)
 
 
 @dataclass
 class HparamsConfig:
-    """The `hparams` group: the search space, Adam's hyperparameters by name (thesis §3.4.1)."""
+    """The `hparams` group: the search space (thesis §3.4.1: Adam's hyperparameters by name;
+    any optimizer's, a net's or a task's too, by `target`)."""
 
     name: str = MISSING
     params: dict[str, ParamRange] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        from green_ai.training.loop import ADAM_DEFAULTS
-
         if not self.params:
-            raise UserError("hparams.params is empty; use hparams=adam3 or adam5")
+            raise UserError("hparams.params is empty; use hparams=adam3 or adam5, or list some")
         for key, spec in self.params.items():
-            where = f"hparams.params.{key}"
-            require_choice(where, key, ADAM_DEFAULTS, "the space names Adam's hyperparameters")
-            if not spec.low < spec.high:
-                raise UserError(f"{where}: low={spec.low} must be below high={spec.high}")
-            if spec.log and spec.low <= 0:
-                raise UserError(f"{where}: a log-scaled range needs low > 0, got {spec.low}")
+            spec.check(f"hparams.params.{key}")
+
+    def targeting(self, target: str) -> list[str]:
+        """The searched keys whose values go to `target`."""
+        return [k for k, spec in self.params.items() if spec.target == target]
 
 
 @dataclass
@@ -109,28 +226,34 @@ class SearchConfig:
     sampler: dict[str, Any] = field(default_factory=dict)
     # Energy-aware studies: stop once the study's measured joules reach this budget.
     energy_budget_j: float | None = None
-    # [accuracy] or [accuracy, energy] (a multi-objective study with a Pareto front).
+    # The metrics the study optimises: `accuracy` (the default), `energy` (the round's joules,
+    # for a Pareto front: [accuracy, energy]) or any number the task returns (e.g. val_loss).
     objectives: list[str] = field(default_factory=lambda: ["accuracy"])
+    # One per objective, maximize | minimize; [] = accuracy maximised, energy minimised
+    # (another metric needs its direction, e.g. search.directions=[minimize]).
+    directions: list[str] = field(default_factory=list)
     # Stop a round's training early when its first repetition's test accuracy falls behind
     # earlier rounds' at the same epoch: none (every round trains all its epochs, as in the
     # thesis) | median | successive_halving | hyperband (Optuna's pruners).
     pruner: str = "none"
-    # Keyword arguments of that Optuna pruner, e.g. {n_startup_trials: 2} for median.
+    # Keyword arguments of that Optuna pruner, e.g. {n_startup_trials: 2} for median (checked
+    # against the pruner's signature by green_ai.search.pruning before anything runs).
     pruner_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         objectives = list(self.objectives)
-        if (
-            not objectives
-            or objectives[0] != "accuracy"
-            or len(set(objectives)) != len(objectives)
-        ):
+        self.objectives = objectives
+        if not objectives or len(set(objectives)) != len(objectives):
             raise UserError(
-                f"search.objectives={objectives} is not supported; "
-                "use [accuracy] or [accuracy,energy]"
+                f"search.objectives={objectives} must name distinct metrics, e.g. [accuracy], "
+                "[accuracy,energy] or [val_loss]"
             )
-        for objective in objectives:
-            require_choice("search.objectives", objective, OBJECTIVES)
+        if objectives[0] == "energy":
+            raise UserError(
+                "search.objectives must start with a metric of the task (accuracy, or one it "
+                "returns); energy can only come after it, e.g. [accuracy,energy]"
+            )
+        self._check_directions(objectives)
         if self.name in SINGLE_OBJECTIVE_SEARCHES and len(objectives) > 1:
             raise UserError(
                 f"search={self.name} models one objective; search.objectives={objectives} "
@@ -147,35 +270,38 @@ class SearchConfig:
                 f"studies only); use search.objectives=[accuracy] or search.pruner=none"
             )
         self.pruner_options = dict(self.pruner_options)
-        _check_pruner_options(self.pruner, self.pruner_options)
-
-
-def _check_pruner_options(pruner: str, options: dict[str, Any]) -> None:
-    """The options name arguments of the chosen Optuna pruner (checked without building it)."""
-    if not options:
-        return
-    if pruner == "none":
-        raise UserError(
-            f"search.pruner_options={options} given but search.pruner=none; choose a pruner "
-            "(median, successive_halving, hyperband) or drop the options"
-        )
-    import inspect
-
-    import optuna
-
-    cls = getattr(optuna.pruners, PRUNERS[pruner])
-    known = [p for p in inspect.signature(cls).parameters if p != "self"]
-    for key in options:
-        if key not in known:
+        if self.pruner_options and self.pruner == "none":
             raise UserError(
-                f"search.pruner_options.{key} is not an option of optuna.pruners."
-                f"{cls.__name__}; its options: {', '.join(known)}"
+                f"search.pruner_options={self.pruner_options} given but search.pruner=none; "
+                "choose a pruner (median, successive_halving, hyperband) or drop the options"
             )
-    try:
-        cls(**options)
-    except (TypeError, ValueError) as err:
-        reason = str(err).strip().splitlines()[0]
-        raise UserError(f"search.pruner_options={options}: {reason}") from None
+
+    def _check_directions(self, objectives: list[str]) -> None:
+        directions = list(self.directions)
+        if directions and len(directions) != len(objectives):
+            raise UserError(
+                f"search.directions={directions} needs one direction per objective "
+                f"(search.objectives={objectives})"
+            )
+        for i, objective in enumerate(objectives):
+            if directions:
+                require_choice(f"search.directions[{i}]", directions[i], DIRECTIONS)
+            elif objective not in OBJECTIVES:
+                example = ",".join(OBJECTIVES.get(o, "minimize") for o in objectives)
+                raise UserError(
+                    f"search.objectives={objectives}: {objective} needs its direction, e.g. "
+                    f"search.directions=[{example}]"
+                )
+        self.directions = directions
+
+    @property
+    def objective(self) -> str:
+        """The task's metric that the study optimises first (best-so-far follows it)."""
+        return self.objectives[0]
+
+    def objective_directions(self) -> list[str]:
+        """maximize | minimize for each objective."""
+        return self.directions or [OBJECTIVES[o] for o in self.objectives]
 
 
 @dataclass
@@ -198,22 +324,36 @@ class StudyConfig:
         require_int("study.heartbeat_s", self.heartbeat_s, minimum=1)
 
 
+# The group nodes that may hold a user's `_target_` (any keys): untyped for OmegaConf, checked
+# and turned into their dataclass by TrainConfig.__post_init__.
+if TYPE_CHECKING:
+    DatasetNode = DatasetConfig
+    NetNode = NetConfig
+    OptimizerNode = OptimizerConfig
+    TaskNode = TaskConfig
+else:
+    DatasetNode = NetNode = OptimizerNode = TaskNode = Any
+
+
 @dataclass
 class TrainConfig:
     """`python -m green_ai.train`: one Optuna study of `rounds` trials per Hydra job; each
     trial trains the net `repetitions` times with the same hyperparameters (thesis §3.3.1)."""
 
-    dataset: DatasetConfig = MISSING
-    net: NetConfig = MISSING
+    dataset: DatasetNode = MISSING
+    net: NetNode = MISSING
     search: SearchConfig = MISSING
     hparams: HparamsConfig = MISSING
+    optimizer: OptimizerNode = MISSING
+    task: TaskNode = MISSING
     energy: EnergyConfig = MISSING
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
 
-    # Layer counts (thesis §3.3.1, Table 3.2). conv and relu apply to simplecnn only.
-    conv: int = 2  # conv blocks Conv2d→BatchNorm2d→[ReLU]→MaxPool2d
-    linear: int = 3  # linear layers
-    relu: int = 1  # 1: ReLU in each conv block; 0: none
+    # Layer counts of the thesis's nets (§3.3.1, Table 3.2); null = 2, 3, 1. conv and relu
+    # apply to simplecnn only; a `_target_` net takes its own keys instead.
+    conv: int | None = None  # conv blocks Conv2d→BatchNorm2d→[ReLU]→MaxPool2d
+    linear: int | None = None  # linear layers
+    relu: int | None = None  # 1: ReLU in each conv block; 0: none
 
     epochs: int = 25  # per repetition (thesis §3.3.1)
     rounds: int = 8  # Optuna trials: hyperparameter settings tried
@@ -237,9 +377,12 @@ class TrainConfig:
     study: StudyConfig = field(default_factory=StudyConfig)
 
     def __post_init__(self) -> None:
+        self.dataset = dataset_config(self.dataset)
+        self.net = net_config(self.net)
+        self.optimizer = optimizer_config(self.optimizer)
+        self.task = task_config(self.task)
+        self._layer_counts()
         for key, minimum in (
-            ("conv", 0),
-            ("linear", 1),
             ("epochs", 1),
             ("rounds", 1),
             ("repetitions", 1),
@@ -247,11 +390,10 @@ class TrainConfig:
             ("warmup_steps", 0),
         ):
             require_int(key, getattr(self, key), minimum=minimum)
-        if self.relu not in (0, 1):
-            raise UserError(f"relu={self.relu!r} must be 0 (no ReLU in the conv blocks) or 1")
         require_choice("progress", self.progress, PROGRESS_MODES)
         require_number("warmup_s", self.warmup_s, low=0, unit=" s")
-        if self.search.pruner != "none" and not self.eval_every_epoch:
+        pruned = self.search.pruner != "none"
+        if pruned and self.task.name == "classify" and not self.eval_every_epoch:
             raise UserError(
                 f"search.pruner={self.search.pruner} decides on each epoch's test accuracy; "
                 "use eval_every_epoch=true or search.pruner=none"
@@ -261,3 +403,106 @@ class TrainConfig:
                 "search.objectives includes energy but energy=none measures no joules; "
                 "use energy=auto, nvml, rapl or estimate"
             )
+
+    def _layer_counts(self) -> None:
+        """The thesis's nets get their layer counts (2, 3, 1 unless set); a `_target_` net
+        has none: setting one for it is a mistake (its own keys say how big it is)."""
+        given = [k for k in LAYER_DEFAULTS if getattr(self, k) is not None]
+        if not self.net.is_thesis:
+            if given:
+                key = given[0]
+                raise UserError(
+                    f"{key}={getattr(self, key)} sets a layer count of the thesis's nets "
+                    f"({', '.join(THESIS_NETS)}); net={self.net.name} is a _target_ net: set "
+                    f"its own keys instead (net.<argument>=...)"
+                )
+            return
+        for key, default in LAYER_DEFAULTS.items():
+            if getattr(self, key) is None:
+                setattr(self, key, default)
+        conv, linear = self.conv, self.linear
+        assert conv is not None and linear is not None
+        require_int("conv", conv, minimum=0)
+        require_int("linear", linear, minimum=1)
+        if self.relu not in (0, 1):
+            raise UserError(f"relu={self.relu!r} must be 0 (no ReLU in the conv blocks) or 1")
+
+
+def _typed(raw: Any, schema: type[Any], where: str) -> Any:
+    """`raw` (a mapping) checked against `schema` and turned into it, errors named `where.key`."""
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(schema), as_plain(raw))
+        return OmegaConf.to_object(merged)
+    except OmegaConfBaseException as err:
+        key = getattr(err, "full_key", None)
+        reason = str(getattr(err, "msg", None) or err).splitlines()[0]
+        raise UserError(f"{where}.{key}: {reason}" if key else f"{where}: {reason}") from None
+
+
+def _mapping(raw: Any, group: str) -> Mapping[str, Any]:
+    raw = as_plain(raw)
+    if isinstance(raw, DatasetConfig | NetConfig | OptimizerConfig | TaskConfig):
+        return {"__built__": raw}
+    if not isinstance(raw, Mapping):
+        raise UserError(f"{group}={raw!r} must be a config node (choose {group}=NAME)")
+    return raw
+
+
+def dataset_config(raw: Any) -> DatasetConfig:
+    """The `dataset` node: torchvision's or synthetic by name, or a user's `_target_`."""
+    node = _mapping(raw, "dataset")
+    if "__built__" in node:
+        return node["__built__"]  # type: ignore[no-any-return]
+    if not is_component(node):
+        return _typed(node, DatasetConfig, "dataset")  # type: ignore[no-any-return]
+    c = component("dataset", node, reserved=("loader",))
+    loader = _typed(node.get("loader") or {}, LoaderConfig, "dataset.loader")
+    return DatasetConfig(name=c.name, target=c.target, kwargs=c.kwargs, loader=loader)
+
+
+def net_config(raw: Any) -> NetConfig:
+    """The `net` node: one of the thesis's nets by name, or a user's `_target_` builder."""
+    node = _mapping(raw, "net")
+    if "__built__" in node:
+        return node["__built__"]  # type: ignore[no-any-return]
+    if is_component(node):
+        c = component("net", node)
+        return NetConfig(name=c.name, target=c.target, kwargs=c.kwargs)
+    net: NetConfig = _typed(node, NetConfig, "net")
+    if net.name not in THESIS_NETS:
+        raise UserError(
+            f"net={net.name!r} is not one of the thesis's nets ({', '.join(THESIS_NETS)}); "
+            "a net of your own (or torchvision's) is a file with _target_ (docs/extending.md)"
+        )
+    return net
+
+
+def optimizer_config(raw: Any) -> OptimizerConfig:
+    """The `optimizer` node: `_target_` (a torch.optim class) and its fixed arguments."""
+    return _component_config(raw, "optimizer", OptimizerConfig)  # type: ignore[no-any-return]
+
+
+def task_config(raw: Any) -> TaskConfig:
+    """The `task` node: `_target_` names `fit(ctx)`; its other keys are `ctx.options`."""
+    node = _mapping(raw, "task")
+    if "__built__" in node:
+        return node["__built__"]  # type: ignore[no-any-return]
+    c = _require_component(node, "task")
+    return TaskConfig(name=c.name, target=c.target, options=c.kwargs)
+
+
+def _component_config(raw: Any, group: str, schema: type[Any]) -> Any:
+    node = _mapping(raw, group)
+    if "__built__" in node:
+        return node["__built__"]
+    c = _require_component(node, group)
+    return schema(name=c.name, target=c.target, kwargs=c.kwargs)
+
+
+def _require_component(node: Mapping[str, Any], group: str) -> Component:
+    if not is_component(node):
+        raise UserError(
+            f"{group} has no _target_: a {group} file names its callable, e.g. "
+            f"_target_: torch.optim.SGD (conf/{group}/*.yaml)"
+        )
+    return component(group, node)

@@ -21,6 +21,7 @@ from typing import Any
 import optuna
 
 from green_ai.config.train import PRUNERS, SearchConfig
+from green_ai.errors import UserError
 
 
 def build_pruner(search: SearchConfig, *, epochs: int) -> optuna.pruners.BasePruner:
@@ -34,3 +35,25 @@ def build_pruner(search: SearchConfig, *, epochs: int) -> optuna.pruners.BasePru
         options.setdefault("max_resource", epochs)
     pruner: optuna.pruners.BasePruner = getattr(optuna.pruners, PRUNERS[search.pruner])(**options)
     return pruner
+
+
+def check_pruner_options(search: SearchConfig) -> None:
+    """`search.pruner_options` name arguments of the chosen Optuna pruner (checked without
+    running anything; a wrong one is one line)."""
+    if not search.pruner_options or search.pruner == "none":
+        return
+    import inspect
+
+    cls = getattr(optuna.pruners, PRUNERS[search.pruner])
+    known = [p for p in inspect.signature(cls).parameters if p != "self"]
+    for key in search.pruner_options:
+        if key not in known:
+            raise UserError(
+                f"search.pruner_options.{key} is not an option of optuna.pruners."
+                f"{cls.__name__}; its options: {', '.join(known)}"
+            )
+    try:
+        cls(**search.pruner_options)
+    except (TypeError, ValueError) as err:
+        reason = str(err).strip().splitlines()[0]
+        raise UserError(f"search.pruner_options={search.pruner_options}: {reason}") from None

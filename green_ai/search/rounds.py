@@ -1,10 +1,12 @@
-"""One round of a study: ask Optuna for hyperparameters, train `repetitions` times, tell it.
+"""One round of a study: train `repetitions` times with the round's values, tell Optuna.
 
-Everything a round measures reaches MLflow as it happens: each epoch's loss, accuracy and
-joules, each repetition's, then the round's (thesis §3.3.3). Optuna gets the first
-repetition's test accuracy after every epoch as the trial's intermediate values (what
-optuna-dashboard plots and pruners decide on; why the first: green_ai.search.pruning), and
-the round's joules, duration, CO2 and MLflow run as the trial's user attributes.
+Each repetition is one call of the task's `fit(ctx)` (green_ai.training.task) inside the
+repetition's energy window; each epoch the task runs through `ctx.epochs()` is a window of its
+own. Everything a round measures reaches MLflow as it happens: each epoch's figures and joules,
+each repetition's, then the round's (thesis §3.3.3). Optuna gets the first repetition's
+reported value after every epoch as the trial's intermediate values (what optuna-dashboard
+plots and pruners decide on; why the first: green_ai.search.pruning), and the round's joules,
+duration, CO2 and MLflow run as the trial's user attributes.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import logging
 import math
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import optuna
 import torch
@@ -20,7 +24,6 @@ from optuna.distributions import BaseDistribution
 from optuna.trial import TrialState
 
 from green_ai.config.train import TrainConfig
-from green_ai.data import DeviceData
 from green_ai.energy import (
     EnergyMeter,
     Measurement,
@@ -29,31 +32,37 @@ from green_ai.energy import (
     measurement_tags,
 )
 from green_ai.errors import UserError
-from green_ai.nets import build_net
+from green_ai.experiment import TaskRunner, make_net
+from green_ai.nets import layer_counts
 from green_ai.progress import Progress
+from green_ai.search.space import values_for
 from green_ai.search.workers import FAIL_REASON
 from green_ai.tracking import StudyRuns
-from green_ai.training import DivergedError, EpochResult, train_repetition
+from green_ai.training import DivergedError
 from green_ai.training.loop import seed_everything
+from green_ai.training.optimizers import build_optimizer
+from green_ai.training.task import EpochRecord, TaskContext, TaskData
 
 log = logging.getLogger("green_ai")
 
 INTERRUPTED = "interrupted"
 
 
-def make_net(
-    settings: TrainConfig, input_shape: tuple[int, int, int], num_classes: int
-) -> torch.nn.Module:
-    """The study's network for this input; a layer count it cannot support is a UserError."""
-    return build_net(
-        settings.net.name,
-        input_shape=input_shape,
-        num_classes=num_classes,
-        conv=settings.conv,
-        linear=settings.linear,
-        relu=settings.relu,
-        options=dict(settings.net.options),
-    )
+def epoch_metric(objective: str) -> str:
+    """The name of the epoch's reported value in MLflow: `test_accuracy` for accuracy (the
+    classify task's held-out accuracy), else the objective's own name (e.g. `val_loss`)."""
+    return "test_accuracy" if objective == "accuracy" else objective
+
+
+@dataclass
+class RoundResult:
+    """What a round's repetitions gave: each one's numbers, the round's window, and why it
+    stopped early (failure) or where it was pruned."""
+
+    values: list[dict[str, float]] = field(default_factory=list)
+    measurement: Measurement | None = None
+    failure: str | None = None
+    pruned_epoch: int | None = None
 
 
 class RoundRunner:
@@ -62,11 +71,14 @@ class RoundRunner:
     def __init__(
         self,
         settings: TrainConfig,
-        data: DeviceData,
+        data: TaskData,
         meter: EnergyMeter,
         space: Mapping[str, BaseDistribution],
         runs: StudyRuns,
         progress: Progress,
+        *,
+        device: torch.device,
+        task: TaskRunner | None = None,
     ) -> None:
         self.settings = settings
         self.data = data
@@ -74,14 +86,16 @@ class RoundRunner:
         self.space = space
         self.runs = runs
         self.progress = progress
-        self._trial: optuna.Trial | None = None  # the trial to report epochs to, if any
-        self._pruned_epoch: int | None = None
+        self.device = device
+        self.task = task or TaskRunner(settings)
+        self.objectives = list(settings.search.objectives)
+        self.objective = settings.search.objective
 
     def run(
         self,
         study: optuna.Study,
         trial: optuna.Trial,
-        hparams: dict[str, float],
+        hparams: dict[str, Any],
         grid_intensity: float,
     ) -> TrialState:
         """Train the round of `trial` (already reserved), tell Optuna; return its state.
@@ -93,137 +107,150 @@ class RoundRunner:
         trial.set_user_attr("mlflow_run_id", run_id)
         self.progress.start_round()
         # Optuna takes intermediate values of single-objective studies only.
-        self._trial = trial if len(study.directions) == 1 else None
+        reporting = trial if len(study.directions) == 1 else None
         try:
-            accuracies, round_m, failure = self._train_repetitions(trial.number, hparams, run_id)
+            result = self._train_repetitions(trial.number, hparams, run_id, reporting)
         except KeyboardInterrupt as err:
             self._abandon(study, trial, run_id, str(err) or INTERRUPTED, killed=True)
             raise
         except UserError as err:  # the whole study stops; the rerun after the fix redoes it
             self._abandon(study, trial, run_id, f"stopped: {err}", killed=False)
             raise
-        pruned_epoch = self._pruned_epoch
-        metrics = self._round_metrics(trial, accuracies, round_m, grid_intensity)
-        if pruned_epoch is not None:
-            # Not a result: the round stopped early and its repetitions were not all trained
-            # (Optuna records the last intermediate value as the trial's value).
-            metrics.pop("accuracy", None)
-            metrics.pop("accuracy_std", None)
-            metrics["pruned_epoch"] = float(pruned_epoch)
+        metrics = self._round_metrics(trial, result, grid_intensity)
         self.runs.log_metrics(run_id, metrics)
-        if round_m is not None:  # measured or estimated, and why a figure is missing
-            self.runs.set_tags(run_id, measurement_tags(round_m))
-        if failure is None and pruned_epoch is not None:
-            trial.set_user_attr("pruned_epoch", pruned_epoch)
+        if result.measurement is not None:  # measured or estimated, and why a figure is missing
+            self.runs.set_tags(run_id, measurement_tags(result.measurement))
+        return self._tell(study, trial, run_id, result, metrics, hparams)
+
+    def _tell(
+        self,
+        study: optuna.Study,
+        trial: optuna.Trial,
+        run_id: str,
+        result: RoundResult,
+        metrics: dict[str, float],
+        hparams: Mapping[str, Any],
+    ) -> TrialState:
+        """Tell Optuna how the round ended, close its run, say it on the terminal."""
+        failure = result.failure
+        if failure is None and result.pruned_epoch is not None:
+            trial.set_user_attr("pruned_epoch", result.pruned_epoch)
             study.tell(trial, state=TrialState.PRUNED)
             self.runs.finish_round(run_id, pruned=True)
-            self.progress.round_done(_pruned_line(trial.number, pruned_epoch, metrics, hparams))
+            line = _pruned_line(trial.number, result.pruned_epoch, metrics, hparams)
+            self.progress.round_done(line)
             return TrialState.PRUNED
-        multi_objective = len(study.directions) > 1
-        energy = _objective_energy(round_m)
-        if failure is None and multi_objective and energy is None:
-            reason = (round_m.reason if round_m else None) or "not measured"
-            failure = f"no energy figure for the energy objective: {reason}"
+        values: list[float] = []
+        if failure is None:
+            values, failure = self._objective_values(result, metrics)
         if failure is not None:
             trial.set_user_attr(FAIL_REASON, failure)
             study.tell(trial, state=TrialState.FAIL)
             self.runs.finish_round(run_id, failed_reason=failure)
             self.progress.round_done(f"round {trial.number} failed: {failure}", counted=False)
             return TrialState.FAIL
-        if multi_objective:
-            assert energy is not None
-            study.tell(trial, [metrics["accuracy"], energy])
-        else:
-            study.tell(trial, metrics["accuracy"])
+        study.tell(trial, values if len(values) > 1 else values[0])
         self.runs.finish_round(run_id)
-        self.progress.round_done(_round_line(trial.number, metrics, hparams))
+        self.progress.round_done(_round_line(trial.number, self.objective, metrics, hparams))
         return TrialState.COMPLETE
 
+    def _objective_values(
+        self, result: RoundResult, metrics: Mapping[str, float]
+    ) -> tuple[list[float], str | None]:
+        """The study's objective values of a finished round, or why it has none."""
+        values = []
+        for objective in self.objectives:
+            if objective == "energy":
+                energy = _objective_energy(result.measurement)
+                if energy is None:
+                    m = result.measurement
+                    reason = (m.reason if m else None) or "not measured"
+                    return [], f"no energy figure for the energy objective: {reason}"
+                values.append(energy)
+                continue
+            value = metrics[objective]
+            if not math.isfinite(value):
+                return [], f"diverged: {objective} is {value}"
+            values.append(value)
+        return values, None
+
     def _train_repetitions(
-        self, number: int, hparams: dict[str, float], run_id: str
-    ) -> tuple[list[float], Measurement | None, str | None]:
+        self, number: int, hparams: dict[str, Any], run_id: str, trial: optuna.Trial | None
+    ) -> RoundResult:
         """Train `repetitions` times in one energy window; a failure ends the round early and
         is returned as its reason (the study goes on, SPEC)."""
-        accuracies: list[float] = []
-        failure: str | None = None
-        self._pruned_epoch = None
+        result = RoundResult()
         prefix = f"round{number}"
         with self.meter.window(prefix) as round_w:
             try:
                 for rep in range(self.settings.repetitions):
                     started = time.perf_counter()
+                    hooks = _EpochHooks(self, number, rep, run_id, trial)
                     with self.meter.window(f"{prefix}.rep{rep}") as rep_w:
-                        accuracy = self._train_once(number, rep, hparams, run_id)
-                    accuracies.append(accuracy)
-                    metrics = {
-                        "rep_accuracy": accuracy,
-                        "rep_duration_s": time.perf_counter() - started,
-                    }
+                        try:
+                            values = self._train_once(number, rep, hparams, run_id, hooks)
+                        finally:
+                            result.pruned_epoch = hooks.pruned_epoch
+                    result.values.append(values)
+                    metrics = {f"rep_{k}": v for k, v in values.items()}
+                    metrics["rep_duration_s"] = time.perf_counter() - started
                     metrics.update(_energy_metrics(rep_w.measurement, "rep_"))
                     self.runs.log_metrics(run_id, metrics, step=rep)
             except optuna.TrialPruned:
                 # The joules of the stopped repetition are in the round's window; it has no
                 # repetition figures, as it is no training iteration (thesis §3.5.2's unit).
-                assert self._pruned_epoch is not None
+                assert result.pruned_epoch is not None
             except DivergedError as err:
-                failure = f"diverged: {err}"
+                result.failure = f"diverged: {err}"
             except (KeyboardInterrupt, UserError):
                 raise
             except Exception as err:
-                failure = f"{type(err).__name__}: {err}"
+                result.failure = f"{type(err).__name__}: {err}"
                 log.exception("round %d failed", number)
-        return accuracies, round_w.measurement, failure
+        result.measurement = round_w.measurement
+        return result
 
-    def _train_once(self, number: int, rep: int, hparams: dict[str, float], run_id: str) -> float:
+    def _train_once(
+        self, number: int, rep: int, hparams: dict[str, Any], run_id: str, hooks: _EpochHooks
+    ) -> dict[str, float]:
+        """One repetition: seeds, the net with this round's values, the task's `fit`."""
         s = self.settings
         seed = (s.seed * 1_000_003 + number * 1_009 + rep) % 2**31
         seed_everything(seed)
-        model = make_net(s, self.data.input_shape, self.data.num_classes)
-        model = model.to(self.data.train_x.device)
-        prefix = f"round{number}.rep{rep}"
-
-        def on_epoch(e: EpochResult) -> None:
-            step = rep * s.epochs + e.epoch
-            metrics = {"train_loss": e.train_loss, "epoch_duration_s": e.duration_s}
-            if e.test_accuracy is not None:
-                metrics["test_accuracy"] = e.test_accuracy
-            metrics.update(_energy_metrics(e.measurement, "epoch_"))
-            self.runs.log_metrics(run_id, metrics, step=step)
-            shown = "" if e.test_accuracy is None else f" accuracy {e.test_accuracy:.4f}"
-            self.progress.epoch(
-                f"round {number}: rep {rep + 1}/{s.repetitions} epoch {e.epoch + 1}/{s.epochs} "
-                f"loss {e.train_loss:.3f}{shown}"
-            )
-            trial = self._trial
-            if rep == 0 and trial is not None and e.test_accuracy is not None:
-                trial.report(e.test_accuracy, step=e.epoch)
-                # After the last epoch of the only repetition nothing is left to save.
-                left = e.epoch < s.epochs - 1 or s.repetitions > 1
-                if left and trial.should_prune():
-                    self._pruned_epoch = e.epoch
-                    raise optuna.TrialPruned(f"pruned after epoch {e.epoch}")
-
-        result = train_repetition(
-            model,
-            self.data,
-            hparams,
-            epochs=s.epochs,
-            batch_size=s.batch_size,
+        net_values = values_for(s.hparams, hparams, "net")
+        model = make_net(s, self.data.input_shape, self.data.num_classes, net_values)
+        model = model.to(self.device)
+        if rep == 0 and net_values:  # the searched values change the net: say how
+            counts = {f"net.{k}": float(v) for k, v in layer_counts(model).items()}
+            self.runs.log_metrics(run_id, counts)
+        batch = values_for(s.hparams, hparams, "batch_size").values()
+        optimizer_values = values_for(s.hparams, hparams, "optimizer")
+        ctx = TaskContext(
+            model=model,
+            data=self.data,
+            optimizer_factory=lambda p: build_optimizer(s.optimizer, p, optimizer_values),
+            hparams=hparams,
+            options={"eval_every_epoch": s.eval_every_epoch, **s.task.options},
+            num_epochs=s.epochs,
+            batch_size=int(next(iter(batch), s.batch_size)),
             seed=seed,
-            eval_every_epoch=s.eval_every_epoch,
-            epoch_window=lambda epoch: self.meter.window(f"{prefix}.epoch{epoch}"),
-            on_epoch=on_epoch,
+            repetition=rep,
+            round=number,
+            device=self.device,
+            objective=self.objective,
+            hooks=hooks,
+            prune_last_epoch=s.repetitions > 1,
         )
-        return result.accuracy
+        try:
+            return self.task(ctx)
+        finally:
+            ctx.end_epoch(record=False)  # a window the task left open by raising
 
     def _round_metrics(
-        self,
-        trial: optuna.Trial,
-        accuracies: list[float],
-        m: Measurement | None,
-        grid_intensity: float,
+        self, trial: optuna.Trial, result: RoundResult, grid_intensity: float
     ) -> dict[str, float]:
         metrics: dict[str, float] = {}
+        m = result.measurement
         if m is not None:
             metrics.update(measurement_metrics(m))
             trial.set_user_attr("duration_s", m.duration_s)
@@ -235,11 +262,21 @@ class RoundRunner:
                 trial.set_user_attr("energy_net_j", m.energy_net_j)
             if m.reason:
                 trial.set_user_attr("energy_reason", m.reason)
-        if accuracies:
-            mean = sum(accuracies) / len(accuracies)
-            var = sum((a - mean) ** 2 for a in accuracies) / len(accuracies)
-            metrics.update({"accuracy": mean, "accuracy_std": math.sqrt(var)})
-            trial.set_user_attr("rep_accuracies", accuracies)
+        if result.pruned_epoch is None and result.values:
+            # The round's score: each number the task returned, averaged over its repetitions
+            # (thesis §3.3.1: the mean test accuracy), with its spread.
+            for key in result.values[0]:
+                reps = [v[key] for v in result.values if key in v]
+                mean = sum(reps) / len(reps)
+                var = sum((a - mean) ** 2 for a in reps) / len(reps)
+                metrics.update({key: mean, f"{key}_std": math.sqrt(var)})
+            reps = [v.get(self.objective, math.nan) for v in result.values]
+            attr = "rep_accuracies" if self.objective == "accuracy" else f"rep_{self.objective}"
+            trial.set_user_attr(attr, reps)
+        if result.pruned_epoch is not None:
+            # Not a result: the round stopped early and its repetitions were not all trained
+            # (Optuna records the last intermediate value as the trial's value).
+            metrics["pruned_epoch"] = float(result.pruned_epoch)
         return metrics
 
     def _abandon(
@@ -249,6 +286,56 @@ class RoundRunner:
         trial.set_user_attr(FAIL_REASON, reason)
         study.tell(trial, state=TrialState.FAIL)
         self.runs.finish_round(run_id, failed_reason=reason, killed=killed)
+
+
+class _EpochHooks:
+    """A repetition's epochs as the task runs them: energy windows, MLflow, the terminal, and
+    the trial's intermediate values (the first repetition's only)."""
+
+    def __init__(
+        self, runner: RoundRunner, number: int, rep: int, run_id: str, trial: optuna.Trial | None
+    ) -> None:
+        self.runner = runner
+        self.number = number
+        self.rep = rep
+        self.run_id = run_id
+        self.trial = trial if rep == 0 else None
+        self.pruned_epoch: int | None = None
+
+    def _window(self, epoch: int) -> str:
+        return f"round{self.number}.rep{self.rep}.epoch{epoch}"
+
+    def begin_epoch(self, epoch: int) -> None:
+        self.runner.meter.begin(self._window(epoch))
+
+    def end_epoch(self, epoch: int) -> Measurement:
+        return self.runner.meter.end(self._window(epoch))
+
+    def epoch_done(self, record: EpochRecord) -> None:
+        r, s = self.runner, self.runner.settings
+        step = self.rep * s.epochs + record.epoch
+        metrics = {**record.metrics, "epoch_duration_s": record.duration_s}
+        if record.value is not None:
+            metrics[epoch_metric(r.objective)] = record.value
+        metrics.update(_energy_metrics(record.measurement, "epoch_"))
+        r.runs.log_metrics(self.run_id, metrics, step=step)
+        loss = record.metrics.get("train_loss")
+        shown = "" if loss is None else f" loss {loss:.3f}"
+        if record.value is not None:
+            shown += f" {r.objective} {record.value:.4f}"
+        r.progress.epoch(
+            f"round {self.number}: rep {self.rep + 1}/{s.repetitions} "
+            f"epoch {record.epoch + 1}/{s.epochs}{shown}"
+        )
+
+    def report(self, epoch: int, value: float, *, can_prune: bool) -> bool:
+        if self.trial is None:
+            return False
+        self.trial.report(value, step=epoch)
+        if can_prune and self.trial.should_prune():
+            self.pruned_epoch = epoch
+            return True
+        return False
 
 
 def _energy_metrics(m: Measurement | None, prefix: str) -> dict[str, float]:
@@ -269,18 +356,22 @@ def _objective_energy(m: Measurement | None) -> float | None:
     return m.energy_net_j if m.energy_net_j is not None else m.energy_j
 
 
-def _round_line(number: int, metrics: Mapping[str, float], hparams: Mapping[str, float]) -> str:
-    return f"round {number}: accuracy {metrics['accuracy']:.4f} {_cost(metrics, hparams)}"
+def _round_line(
+    number: int, objective: str, metrics: Mapping[str, float], hparams: Mapping[str, Any]
+) -> str:
+    return f"round {number}: {objective} {metrics[objective]:.4f} {_cost(metrics, hparams)}"
 
 
 def _pruned_line(
-    number: int, epoch: int, metrics: Mapping[str, float], hparams: Mapping[str, float]
+    number: int, epoch: int, metrics: Mapping[str, float], hparams: Mapping[str, Any]
 ) -> str:
     return f"round {number}: pruned after epoch {epoch + 1} {_cost(metrics, hparams)}"  # 1-based
 
 
-def _cost(metrics: Mapping[str, float], hparams: Mapping[str, float]) -> str:
+def _cost(metrics: Mapping[str, float], hparams: Mapping[str, Any]) -> str:
     joules = f", {metrics['energy_j']:.1f} J" if "energy_j" in metrics else ""
     duration = f"{metrics['duration_s']:.1f} s" if "duration_s" in metrics else "no duration"
-    shown = ", ".join(f"{k}={v:.5g}" for k, v in hparams.items())
+    shown = ", ".join(
+        f"{k}={v:.5g}" if isinstance(v, float) else f"{k}={v}" for k, v in hparams.items()
+    )
     return f"({duration}{joules}) {shown}"

@@ -8,6 +8,7 @@ it runs (green_ai.search.rounds), with the joules of every round, repetition and
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import warnings
@@ -21,17 +22,19 @@ from omegaconf import DictConfig
 from optuna.trial import FrozenTrial, TrialState
 
 from green_ai.config.store import train_settings
-from green_ai.config.train import OBJECTIVES, TrainConfig
-from green_ai.data import DeviceData, dataset_shape, load_dataset
+from green_ai.config.train import TrainConfig
+from green_ai.data import DeviceData
 from green_ai.devices import device_name, resolve_device
 from green_ai.energy import EnergyMeter, build_meter, co2_g, grid_intensity
+from green_ai.experiment import TaskRunner, check_experiment, load_data, make_net
+from green_ai.experiment.checks import check_net_on
 from green_ai.logs import quiet_libraries
 from green_ai.nets import layer_counts
 from green_ai.progress import Progress
 from green_ai.search.naming import study_name
-from green_ai.search.pruning import build_pruner
-from green_ai.search.rounds import INTERRUPTED, RoundRunner, make_net
-from green_ai.search.space import build_space, suggest
+from green_ai.search.pruning import build_pruner, check_pruner_options
+from green_ai.search.rounds import INTERRUPTED, RoundRunner
+from green_ai.search.space import build_space, largest_batch_size, suggest
 from green_ai.search.storage import (
     check_storage,
     open_storage,
@@ -45,6 +48,7 @@ from green_ai.search.workers import (
     heartbeat,
     left_by_its_worker,
     sigterm_as_interrupt,
+    trial_id,
     worker_attrs,
 )
 from green_ai.sweep import JobInfo, JobSummary, current_job, energy_per_point, write_job_summary
@@ -52,6 +56,7 @@ from green_ai.tracking import StudyRuns, check_tracking, setup_tracking
 from green_ai.tracking.mlflow_setup import resolve_uri
 from green_ai.tracking.names import cell_label
 from green_ai.training import configure_device, warm_up
+from green_ai.training.task import TaskData
 from green_ai.urls import redact_url
 
 log = logging.getLogger("green_ai")
@@ -62,7 +67,7 @@ __all__ = ["StudyLoop", "StudyOutcome", "check_feasible", "run_study", "suggest"
 @dataclass(frozen=True)
 class StudyOutcome:
     study_name: str
-    best_accuracy: float | None
+    best_accuracy: float | None  # the best value of the study's first objective
     rounds_completed: int
     new_rounds: int
     stop_reason: str | None
@@ -70,12 +75,14 @@ class StudyOutcome:
     energy_j: float | None
     label: str = ""
     experiment_id: str = ""
+    objective: str = "accuracy"
 
 
 def check_feasible(settings: TrainConfig) -> None:
-    """Layer counts the input cannot support fail before anything is loaded or measured."""
-    input_shape, num_classes = dataset_shape(settings.dataset)
-    make_net(settings, input_shape, num_classes)
+    """Every piece imports and takes its arguments, layer counts fit the input, the pruner
+    takes its options: before anything is loaded or measured (green_ai.experiment.checks)."""
+    check_experiment(settings)
+    check_pruner_options(settings.search)
 
 
 _checked_stores: set[tuple[str, str]] = set()
@@ -111,9 +118,12 @@ def run_study(cfg: TrainConfig | DictConfig) -> StudyOutcome:
     configure_device(device)
     meter = build_meter(settings.energy, device)
     try:
-        data = load_dataset(settings.dataset, device, seed=settings.seed)
+        data = load_data(settings, device)
+        if settings.dataset.target is not None or not settings.net.is_thesis:
+            # A user's piece that fails on this data fails now, before a study or run exists.
+            check_net_on(settings, data.input_shape, data.num_classes)
         with sigterm_as_interrupt():
-            outcome = StudyLoop(settings, data, meter, job=job).run()
+            outcome = StudyLoop(settings, data, meter, job=job, device=device).run()
     finally:
         meter.close()
     write_job_summary(
@@ -130,6 +140,7 @@ def run_study(cfg: TrainConfig | DictConfig) -> StudyOutcome:
             experiment_id=outcome.experiment_id,
             mlflow_run_id=outcome.parent_run_id,
             tracking_uri=resolve_uri(settings.tracking.uri),
+            objective=outcome.objective,
         ),
     )
     return outcome
@@ -154,13 +165,18 @@ class StudyLoop:
     def __init__(
         self,
         settings: TrainConfig,
-        data: DeviceData,
+        data: TaskData,
         meter: EnergyMeter,
         *,
         job: JobInfo | None = None,
+        device: torch.device | None = None,
     ) -> None:
         self.settings = settings
         self.data = data
+        self.device = device or _data_device(data)
+        self.task = TaskRunner(settings)
+        self.objective = settings.search.objective
+        self.maximize = settings.search.objective_directions()[0] == "maximize"
         self.meter = meter
         self.job = job or JobInfo()
         self.name = study_name(settings)
@@ -186,7 +202,8 @@ class StudyLoop:
         self._pending: dict[str, float] = {}
 
     def _directions(self) -> list[optuna.study.StudyDirection]:
-        return [optuna.study.StudyDirection[OBJECTIVES[o].upper()] for o in self.objectives]
+        directions = self.settings.search.objective_directions()
+        return [optuna.study.StudyDirection[d.upper()] for d in directions]
 
     def _sampler(self, existing_trials: int) -> optuna.samplers.BaseSampler:
         # A resumed study offsets the sampler's seed by the trials it already has (the same
@@ -245,7 +262,7 @@ class StudyLoop:
             log.info("%sstudy %s stopped: %s", progress.prefix, self.name, stop_reason)
         return StudyOutcome(
             study_name=self.name,
-            best_accuracy=best_accuracy(done),
+            best_accuracy=self.best_value(done),
             rounds_completed=len(done),
             new_rounds=new_rounds,
             stop_reason=stop_reason,
@@ -253,25 +270,27 @@ class StudyLoop:
             energy_j=total_energy(self.finished_trials()),
             label=runs.label,
             experiment_id=runs.experiment_id,
+            objective=self.objective,
         )
 
     def _describe_study(self, runs: StudyRuns) -> None:
         """What optuna-dashboard shows of the study: its objectives' names and its factors."""
-        names = ["accuracy", "energy_j"][: len(self.objectives)]
+        names = ["energy_j" if o == "energy" else o for o in self.objectives]
         if self.study.metric_names != names:
             with warnings.catch_warnings():  # marked experimental since Optuna 3.2
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 self.study.set_metric_names(names)
         s = self.settings
+        layers = {"conv": s.conv, "linear": s.linear, "relu": s.relu} if s.net.is_thesis else {}
         factors: dict[str, object] = {
             "net": s.net.name,
-            "conv": s.conv,
-            "linear": s.linear,
-            "relu": s.relu,
+            **layers,
             "dataset": s.dataset.name,
             "search": s.search.name,
             "hparams": s.hparams.name,
             "pruner": s.search.pruner,
+            "optimizer": s.optimizer.name,
+            "task": s.task.name,
             "epochs": s.epochs,
             "repetitions": s.repetitions,
             "batch_size": s.batch_size,
@@ -289,22 +308,20 @@ class StudyLoop:
         net = self._make_net()
         self._pending.update({f"net.{k}": float(v) for k, v in layer_counts(net).items()})
         if len(self.counted_trials()) < self.settings.rounds:
-            # The first training of a process costs more (kernel selection, allocator
-            # growth): an untimed one first, so the idle baseline and round 0 see a warm
-            # device like every later round.
-            if self.settings.warmup_steps:
-                seconds = warm_up(
-                    self._make_net,
-                    self.data,
-                    batch_size=self.settings.batch_size,
-                    steps=self.settings.warmup_steps,
-                    seconds=self.settings.warmup_s,
-                )
-                progress.info(f"warmed up in {seconds:.1f} s")
+            self._warm_up(progress)
             idle_w = self.meter.measure_idle()
             if idle_w is not None:
                 self._pending["idle_power_w"] = idle_w
-        runner = RoundRunner(self.settings, self.data, self.meter, self.space, runs, progress)
+        runner = RoundRunner(
+            self.settings,
+            self.data,
+            self.meter,
+            self.space,
+            runs,
+            progress,
+            device=self.device,
+            task=self.task,
+        )
         new_rounds = failures = 0
         while True:
             asked: list[optuna.Trial] = []
@@ -336,18 +353,39 @@ class StudyLoop:
                     f"{self.study.trials[-1].user_attrs.get(FAIL_REASON, '?')}"
                 ), new_rounds
 
+    def _warm_up(self, progress: Progress) -> None:
+        """The first training of a process costs more (kernel selection, allocator growth):
+        an untimed one first, so the idle baseline and round 0 see a warm device like every
+        later round. The classify task on device data warms up on `warmup_steps` batches of
+        the largest batch size any round uses; any other task runs one untimed epoch."""
+        s = self.settings
+        if not s.warmup_steps:
+            return
+        source = self.data.source
+        if s.task.name == "classify" and isinstance(source, DeviceData):
+            seconds = warm_up(
+                self._make_net,
+                source,
+                batch_size=largest_batch_size(s.hparams, s.batch_size),
+                steps=s.warmup_steps,
+                seconds=s.warmup_s,
+            )
+        else:
+            seconds = warm_up_task(s, self.data, self.device, self.task)
+        progress.info(f"warmed up in {seconds:.1f} s")
+
     def _abandon(self, runs: StudyRuns, trial: optuna.Trial, reason: str) -> None:
         """Record `trial`, if still running, as failed with `reason`, its round run KILLED."""
-        trial_id = trial._trial_id
-        if self.storage.get_trial(trial_id).state != TrialState.RUNNING:
+        tid = trial_id(self.storage, self.study, trial.number)
+        if self.storage.get_trial(tid).state != TrialState.RUNNING:
             return  # the runner recorded it already
         trial.set_user_attr(FAIL_REASON, reason)
         self.study.tell(trial, state=TrialState.FAIL)
-        runs.kill_round(trial.number, self.storage.get_trial_params(trial_id), reason)
+        runs.kill_round(trial.number, self.storage.get_trial_params(tid), reason)
 
     def _reserve(
         self, runs: StudyRuns, asked: list[optuna.Trial]
-    ) -> tuple[optuna.Trial, dict[str, float]] | str:
+    ) -> tuple[optuna.Trial, dict[str, Any]] | str:
         """The next round for this worker, or why there is none. Under the study's lock,
         so that workers together never run more than `rounds` and never draw alike. The
         trial is put in `asked` as soon as it exists."""
@@ -385,6 +423,13 @@ class StudyLoop:
     def _make_net(self) -> torch.nn.Module:
         return make_net(self.settings, self.data.input_shape, self.data.num_classes)
 
+    def best_value(self, trials: list[FrozenTrial]) -> float | None:
+        """The best value of the first objective among completed rounds."""
+        values = [t.values[0] for t in trials if t.state == TrialState.COMPLETE and t.values]
+        if not values:
+            return None
+        return max(values) if self.maximize else min(values)
+
     def _stop_reason(self, done: list[FrozenTrial], running: list[FrozenTrial]) -> str | None:
         rounds = self.settings.rounds
         if len(done) >= rounds:
@@ -414,7 +459,7 @@ class StudyLoop:
 
     def _run_tags(self) -> dict[str, str]:
         return {
-            "device": device_name(self.data.train_x.device),
+            "device": device_name(self.device),
             "energy.backend": self.meter.backend,
             "energy.kind": self.meter.kind,
             "energy.devices": ", ".join(self.meter.device_names),
@@ -434,13 +479,13 @@ class StudyLoop:
     def _log_totals(self, runs: StudyRuns) -> None:
         done = sorted(self.counted_trials(), key=lambda t: t.number)
         totals: dict[str, float] = {}
-        best = best_accuracy(done)
+        best = self.best_value(done)
         if best is not None:
-            totals["best_accuracy"] = best
+            totals[f"best_{self.objective}"] = best
         energy = total_energy(self.finished_trials())
         if energy is not None and done:
             totals["energy_j"] = energy
-            per_point = energy_per_point(energy, best)
+            per_point = energy_per_point(energy, best) if self.objective == "accuracy" else None
             if per_point is not None:
                 totals["energy_per_point_j"] = per_point
             totals["co2_g"] = co2_g(energy, self.grid_intensity)
@@ -468,6 +513,41 @@ def total_energy(trials: list[FrozenTrial]) -> float | None:
     return float(sum(values)) if values else None
 
 
-def best_accuracy(trials: list[FrozenTrial]) -> float | None:
-    values = [t.values[0] for t in trials if t.state == TrialState.COMPLETE and t.values]
-    return max(values) if values else None
+def warm_up_task(
+    settings: TrainConfig, data: TaskData, device: torch.device, task: TaskRunner
+) -> float:
+    """One untimed epoch of the study's task on its first round's kind of net; the global RNG
+    state is left as it was. Returns its seconds."""
+    from green_ai.training.optimizers import build_optimizer
+    from green_ai.training.task import TaskContext
+
+    started = time.perf_counter()
+    rng_devices = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=rng_devices):
+        model = make_net(settings, data.input_shape, data.num_classes).to(device)
+        ctx = TaskContext(
+            model=model,
+            data=data,
+            optimizer_factory=lambda p: build_optimizer(settings.optimizer, p, {}),
+            hparams={},
+            options={"eval_every_epoch": False, **settings.task.options},
+            num_epochs=1,
+            batch_size=largest_batch_size(settings.hparams, settings.batch_size),
+            seed=0,
+            repetition=0,
+            round=-1,
+            device=device,
+            objective=settings.search.objective,
+        )
+        with contextlib.suppress(Exception):  # what fails here fails again, measured, in round 0
+            task.fit(ctx)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter() - started
+
+
+def _data_device(data: TaskData | None) -> torch.device:
+    train = data.train if data is not None else None
+    if isinstance(train, tuple) and isinstance(train[0], torch.Tensor):
+        return train[0].device
+    return torch.device("cpu")

@@ -66,14 +66,14 @@ def heartbeat(
     if not interval:
         yield
         return
-    trial_id = _trial_id(storage, study, trial.number)
-    storage.record_heartbeat(trial_id)  # type: ignore[attr-defined]
+    tid = trial_id(storage, study, trial.number)
+    storage.record_heartbeat(tid)  # type: ignore[attr-defined]
     stop = threading.Event()
 
     def beat() -> None:
         while not stop.wait(interval):
             try:
-                storage.record_heartbeat(trial_id)  # type: ignore[attr-defined]
+                storage.record_heartbeat(tid)  # type: ignore[attr-defined]
             except Exception as err:  # a missed beat must not end the round
                 log.warning("heartbeat of round %d not recorded: %s", trial.number, err)
 
@@ -141,15 +141,16 @@ def left_by_its_worker(t: FrozenTrial, grace_s: float) -> bool:
 def _fail(
     storage: optuna.storages.BaseStorage, study: optuna.Study, t: FrozenTrial, reason: str
 ) -> bool:
-    trial_id = _trial_id(storage, study, t.number)
+    tid = trial_id(storage, study, t.number)
     try:
-        storage.set_trial_user_attr(trial_id, FAIL_REASON, reason)
-        return storage.set_trial_state_values(trial_id, state=TrialState.FAIL)
+        storage.set_trial_user_attr(tid, FAIL_REASON, reason)
+        return storage.set_trial_state_values(tid, state=TrialState.FAIL)
     except optuna.exceptions.UpdateFinishedTrialError:
         return False  # another worker got there first
 
 
-def _trial_id(storage: optuna.storages.BaseStorage, study: optuna.Study, number: int) -> int:
+def trial_id(storage: optuna.storages.BaseStorage, study: optuna.Study, number: int) -> int:
+    """The storage's id of trial `number` of `study`, through the storage's public API."""
     study_id = storage.get_study_id_from_name(study.study_name)
     return storage.get_trial_id_from_study_id_trial_number(study_id, number)
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from green_ai.config.train import TrainConfig
 
 # Config groups whose chosen option is a whole word worth showing as it is (`gp_pi`, `cifar10`).
-GROUPS = ("net", "search", "hparams", "dataset", "energy", "experiment")
+GROUPS = ("net", "search", "hparams", "dataset", "energy", "experiment", "optimizer", "task")
 # Layer-count shortcuts and their short forms.
 LAYERS = {"conv": "conv", "relu": "relu", "linear": "lin"}
 
@@ -39,9 +39,19 @@ def cell_label(
         if sep:
             given[key.lstrip("+~")] = value
     words = [token(k, given[k], settings) for k in varying if k in given]
-    layers = ("conv", "relu", "linear") if settings.net.name == "simplecnn" else ("linear",)
     s = settings
+    if not s.net.is_thesis:
+        layers: tuple[str, ...] = ()  # a _target_ net's own keys say its size
+    elif s.net.name == "simplecnn":
+        layers = ("conv", "relu", "linear")
+    else:
+        layers = ("linear",)
     rest = [token(k, "", s) for k in layers] + [s.net.name, s.search.name]
+    rest += [
+        name
+        for name, usual in ((s.optimizer.name, "adam"), (s.task.name, "classify"))
+        if name != usual
+    ]
     if s.search.pruner != "none":
         rest.append(s.search.pruner)
     words += [w for w in rest if w not in words]

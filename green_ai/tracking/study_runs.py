@@ -39,17 +39,32 @@ SHORTCUTS = ("conv", "linear", "relu", "epochs", "rounds", "repetitions", "batch
 
 def study_params(cfg: TrainConfig) -> dict[str, str]:
     """The parent run's params: what a person compares between studies (the factors, the
-    search, the budget), plus `config_hash`. The whole resolved config is the `config.yaml`
-    artifact, not params: ninety of them hid every metric in MLflow's table (issue 11)."""
-    return {
+    search, the budget), plus `config_hash`, plus each key the command line set (`net.width`,
+    `optimizer`, ...: what a sweep varied, for the report's factorial). The whole resolved
+    config is the `config.yaml` artifact, not params: ninety of them hid every metric in
+    MLflow's table (issue 11)."""
+    shortcuts = SHORTCUTS if cfg.net.is_thesis else SHORTCUTS[3:]  # no layer counts: _target_
+    params = {
         "net": cfg.net.name,
         "dataset": cfg.dataset.name,
         "search": cfg.search.name,
         "hparams": cfg.hparams.name,
         "pruner": cfg.search.pruner,
-        **{key: str(getattr(cfg, key)) for key in SHORTCUTS},
+        "optimizer": cfg.optimizer.name,
+        "task": cfg.task.name,
+        **{key: str(getattr(cfg, key)) for key in shortcuts},
         "config_hash": config_hash(cfg),
     }
+    for override in hydra_overrides().split():
+        key, sep, value = override.partition("=")
+        key = key.lstrip("+~")
+        if (
+            sep
+            and key not in params
+            and not key.startswith(("hydra.", "experiment", "study.", "tracking."))
+        ):
+            params[key] = value
+    return params
 
 
 def config_hash(cfg: TrainConfig) -> str:

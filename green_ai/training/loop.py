@@ -1,8 +1,6 @@
-"""Train one repetition: `epochs` passes of Adam over device tensors, then test accuracy.
-
-Batches are slices of a fresh random permutation each epoch (the thesis testbed saw the same
-order every epoch, SPEC "Known defects"). The loss is summed on the device and read once per
-epoch: a per-batch `.item()` would stall a GPU at every step.
+"""The pieces of a classification repetition: an epoch's batches, an epoch of training, test
+accuracy; `train_repetition` puts them together with Adam (the `classify` task does the same
+inside a study, green_ai.training.classify).
 """
 
 from __future__ import annotations
@@ -10,7 +8,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,30 +72,18 @@ def seed_everything(seed: int) -> None:
 
 def make_optimizer(
     params: Iterable[nn.Parameter], hparams: Mapping[str, float]
-) -> torch.optim.Adam:
-    """Adam with α, β1, β2, ε and weight decay taken from `hparams` (defaults for the rest).
+) -> torch.optim.Optimizer:
+    """Adam (the `optimizer` group's default) with α, β1, β2, ε and weight decay taken from
+    `hparams` (PyTorch's defaults, ADAM_DEFAULTS, for the rest)."""
+    from green_ai.config.train import OptimizerConfig
+    from green_ai.training.optimizers import build_optimizer
 
-    Every tuned value must reach the optimiser: the thesis testbed read β2 from the wrong
-    dictionary and silently trained with the default (SPEC "Known defects").
-    """
     unknown = set(hparams) - set(ADAM_DEFAULTS)
     if unknown:
         raise ValueError(
             f"unknown Adam hyperparameters {sorted(unknown)}; known: {list(ADAM_DEFAULTS)}"
         )
-    hp = {**ADAM_DEFAULTS, **{k: float(v) for k, v in hparams.items()}}
-    params = list(params)
-    # On a GPU, the fused kernel updates every parameter in one launch where the default
-    # (foreach) takes several: a small net's step is bound by launches, not arithmetic.
-    fused = bool(params) and all(p.is_cuda for p in params)
-    return torch.optim.Adam(
-        params,
-        lr=hp["lr"],
-        betas=(hp["beta1"], hp["beta2"]),
-        eps=hp["eps"],
-        weight_decay=hp["weight_decay"],
-        fused=fused or None,
-    )
+    return build_optimizer(OptimizerConfig(), params, hparams)
 
 
 @torch.inference_mode()
@@ -115,6 +101,44 @@ def evaluate(
     return float(correct.item()) / max(len(x), 1)
 
 
+def epoch_batches(
+    x: torch.Tensor, y: torch.Tensor, batch_size: int, generator: torch.Generator
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """One epoch of (x, y) in a fresh random order (the thesis testbed saw the same order every
+    epoch, SPEC "Known defects"). One gather per epoch, then each batch is a view: a per-batch
+    gather costs two extra kernel launches per step, which is what bounds a small net on a GPU."""
+    order = torch.randperm(len(x), device=x.device, generator=generator)
+    xs, ys = x[order], y[order]
+    del order
+    for start in range(0, len(xs), batch_size):
+        yield xs[start : start + batch_size], ys[start : start + batch_size]
+
+
+def train_epoch(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    loss_fn: nn.Module,
+    device: torch.device,
+) -> float:
+    """One pass of `optimizer` over `batches`; the mean training loss. The loss is summed on
+    the device and read once: a per-batch `.item()` would stall a GPU at every step. Raises
+    `DivergedError` when it is NaN or infinite."""
+    loss_sum = torch.zeros((), device=device)
+    n = 0
+    for xb, yb in batches:
+        optimizer.zero_grad(set_to_none=True)
+        loss = loss_fn(model(xb), yb)
+        loss.backward()
+        optimizer.step()
+        loss_sum.add_(loss.detach(), alpha=len(xb))
+        n += len(xb)
+    train_loss = float(loss_sum.item()) / max(n, 1)
+    if not math.isfinite(train_loss):
+        raise DivergedError(f"training loss became {train_loss}")
+    return train_loss
+
+
 def train_repetition(
     model: nn.Module,
     data: DeviceData,
@@ -127,7 +151,8 @@ def train_repetition(
     epoch_window: Callable[[int], AbstractContextManager[Any]] | None = None,
     on_epoch: Callable[[EpochResult], None] | None = None,
 ) -> RepetitionResult:
-    """Train `model` (already on the data's device) and return its test accuracy.
+    """Train `model` (already on the data's device) with Adam and return its test accuracy:
+    the `classify` task's loop (green_ai.training.classify) without a study around it.
 
     `epoch_window(epoch)` wraps each epoch (the energy meter's window; its handle's
     `.measurement` is attached to the epoch's result). Raises `DivergedError` on a NaN/inf loss.
@@ -136,34 +161,20 @@ def train_repetition(
     generator = torch.Generator(device=device).manual_seed(seed)
     optimizer = make_optimizer(model.parameters(), hparams)
     loss_fn = nn.CrossEntropyLoss()
-    n = len(data.train_x)
     result = RepetitionResult(accuracy=float("nan"), duration_s=0.0)
     started = time.perf_counter()
     model.train()
     for epoch in range(epochs):
         epoch_started = time.perf_counter()
-        window = epoch_window(epoch) if epoch_window else nullcontext()
-        with window as handle:
-            loss_sum = torch.zeros((), device=device)
-            # One gather per epoch, then each batch is a view: a per-batch gather costs two
-            # extra kernel launches per step, which is what bounds a small net on a GPU.
-            order = torch.randperm(n, device=device, generator=generator)
-            xs, ys = data.train_x[order], data.train_y[order]
-            for start in range(0, n, batch_size):
-                xb, yb = xs[start : start + batch_size], ys[start : start + batch_size]
-                optimizer.zero_grad(set_to_none=True)
-                loss = loss_fn(model(xb), yb)
-                loss.backward()
-                optimizer.step()
-                loss_sum.add_(loss.detach(), alpha=len(xb))
-            del xs, ys
-            train_loss = float(loss_sum.item()) / n
-            if not math.isfinite(train_loss):
-                raise DivergedError(f"training loss became {train_loss} in epoch {epoch}")
+        with epoch_window(epoch) if epoch_window else nullcontext() as handle:
+            batches = epoch_batches(data.train_x, data.train_y, batch_size, generator)
+            try:
+                train_loss = train_epoch(model, optimizer, batches, loss_fn, device)
+            except DivergedError as err:
+                raise DivergedError(f"{err} in epoch {epoch}") from None
             last = epoch == epochs - 1
-            accuracy = (
-                evaluate(model, data.test_x, data.test_y) if (eval_every_epoch or last) else None
-            )
+            evaluated = eval_every_epoch or last
+            accuracy = evaluate(model, data.test_x, data.test_y) if evaluated else None
         epoch_result = EpochResult(
             epoch=epoch,
             train_loss=train_loss,

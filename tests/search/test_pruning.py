@@ -14,6 +14,7 @@ from omegaconf import DictConfig
 
 from green_ai.analysis.load import load_experiment
 from green_ai.config.store import train_settings
+from green_ai.search import check_feasible
 from green_ai.errors import UserError
 from green_ai.search import run_study
 from green_ai.search import study as study_module
@@ -129,8 +130,9 @@ def test_pruners_by_name_with_their_options(make_cfg: Make) -> None:
 def test_wrong_pruner_settings_fail_on_one_line(
     make_cfg: Make, overrides: list[str], message: str
 ) -> None:
+    # Settings are checked when composed, the pruner's options before anything runs.
     with pytest.raises(UserError, match=message.replace("[", r"\[")) as err:
-        train_settings(make_cfg(*overrides))
+        check_feasible(train_settings(make_cfg(*overrides)))
     assert "\n" not in str(err.value)
 
 

@@ -152,7 +152,7 @@ def test_study_name_follows_the_config(make_cfg: Make) -> None:
 def test_a_failed_repetition_fails_the_round_and_the_study_goes_on(
     make_cfg: Make, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = rounds_module.train_repetition
+    real = rounds_module.TaskRunner.__call__
     calls = {"n": 0}
 
     def flaky(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -161,7 +161,7 @@ def test_a_failed_repetition_fails_the_round_and_the_study_goes_on(
             raise DivergedError("training loss became nan in epoch 0")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(rounds_module, "train_repetition", flaky)
+    monkeypatch.setattr(rounds_module.TaskRunner, "__call__", flaky)
     cfg = make_cfg("rounds=2")
     outcome = run_study(cfg)
     assert outcome.rounds_completed == 2
@@ -241,12 +241,12 @@ def test_workers_sharing_a_study_draw_different_hyperparameters(make_cfg: Make) 
 def test_a_study_that_breaks_marks_its_parent_run_failed_and_the_rerun_redoes_the_round(
     make_cfg: Make, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = rounds_module.train_repetition
+    real = rounds_module.TaskRunner.__call__
 
     def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise UserError("the data vanished")
 
-    monkeypatch.setattr(rounds_module, "train_repetition", broken)
+    monkeypatch.setattr(rounds_module.TaskRunner, "__call__", broken)
     cfg = make_cfg()
     with pytest.raises(UserError, match="vanished"):
         run_study(cfg)
@@ -259,7 +259,7 @@ def test_a_study_that_breaks_marks_its_parent_run_failed_and_the_rerun_redoes_th
     assert [t.state for t in study.trials] == [optuna.trial.TrialState.FAIL]
     assert "the data vanished" in study.trials[0].user_attrs["fail_reason"]
 
-    monkeypatch.setattr(rounds_module, "train_repetition", real)
+    monkeypatch.setattr(rounds_module.TaskRunner, "__call__", real)
     outcome = run_study(cfg)
     assert outcome.rounds_completed == 2 and outcome.new_rounds == 2
 
@@ -292,7 +292,7 @@ def test_a_round_failed_by_its_live_worker_keeps_its_run_for_that_worker_to_clos
             seen.append(self.client.get_run(run_id).info.status)
         real_finish(self, run_id, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(rounds_module, "train_repetition", diverged)
+    monkeypatch.setattr(rounds_module.TaskRunner, "__call__", diverged)
     monkeypatch.setattr(study_module.StudyLoop, "run", run)
     monkeypatch.setattr(StudyRuns, "finish_round", finish_round)
     outcome = run_study(make_cfg("rounds=1"))

@@ -215,7 +215,7 @@ class GPPISampler(BaseSampler):
         # that trial RUNNING outside `optimize`. Here the trial is failed before `ask()` raises,
         # so a study loop never holds a trial that nothing will finish.
         if len(study.directions) > 1:
-            study._storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
+            study.tell(trial.number, state=TrialState.FAIL)
             _refuse_multi_objective(study)
         self._independent_sampler.before_trial(study, trial)
 
