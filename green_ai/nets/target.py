@@ -63,6 +63,7 @@ def check_target_net(
     """
     builder = resolve_target(target)
     args = _arguments(builder)
+    searched = tuple(searched)  # read twice below; may be a one-shot iterator
     given = [(key, f"net.{key}") for key in kwargs]
     given += [(key, f"net.{key} (searched with target: net)") for key in searched]
     for key, where in given:

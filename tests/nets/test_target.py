@@ -98,6 +98,8 @@ def my_lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 def test_user_module_is_checked_and_built_with_the_data_arguments(my_lab: Path) -> None:
     target = f"{MODELS}.TinyRes"
     check_target_net(target, {"width": 4}, searched=["depth"])
+    # width may be searched instead of set; the names may come as a one-shot iterator.
+    check_target_net(target, {}, searched=iter(["width", "depth"]))
     model = build_target_net(target, {"width": 4, "depth": 2}, input_shape=MNIST, num_classes=7)
     assert type(model).__name__ == "TinyRes"
     assert model(torch.zeros(3, *MNIST)).shape == (3, 7)
