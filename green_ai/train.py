@@ -15,6 +15,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from green_ai.config.components import name_from_choices
 from green_ai.config.hydra_app import fail, run_app
 from green_ai.config.store import register_configs, train_settings
 from green_ai.config.train import TrainConfig
@@ -65,6 +66,7 @@ def train(cfg: TrainConfig | DictConfig) -> StudyOutcome:
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
 def _main(cfg: DictConfig) -> float | None:
+    name_from_choices(cfg, HydraConfig.get().runtime.choices)
     try:
         return train(cfg).best_accuracy
     except UserError as err:

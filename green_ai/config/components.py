@@ -60,3 +60,22 @@ def as_plain(value: Any) -> Any:
     if isinstance(value, DictConfig | ListConfig):
         return OmegaConf.to_container(value, resolve=True)
     return value
+
+
+# Groups whose option's name is what runs and studies show; a file may leave `name:` out.
+NAMED_GROUPS = ("net", "dataset", "optimizer", "task", "hparams")
+
+
+def name_from_choices(cfg: Any, choices: Mapping[str, Any] | None) -> None:
+    """Give each node of NAMED_GROUPS without a `name:` the name of its file, as Hydra chose
+    it (`net=tinyres` → `net.name: tinyres`): the group option's name is the file name."""
+    if not choices:
+        return
+    from omegaconf import DictConfig, open_dict
+
+    for group in NAMED_GROUPS:
+        node = cfg.get(group) if isinstance(cfg, DictConfig) else None
+        choice = choices.get(group)
+        if isinstance(node, DictConfig) and choice and "name" not in node:
+            with open_dict(node):
+                node["name"] = str(choice).rsplit("/", 1)[-1]

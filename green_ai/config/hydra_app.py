@@ -26,6 +26,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
+from green_ai.config.components import name_from_choices
 from green_ai.errors import UserError
 from green_ai.urls import redact_text
 
@@ -89,7 +90,9 @@ def task_config(config: DictConfig) -> DictConfig:
     cfg = OmegaConf.create(OmegaConf.to_container(config, resolve=False))
     assert isinstance(cfg, DictConfig)
     with open_dict(cfg):
-        cfg.pop("hydra", None)
+        hydra = cfg.pop("hydra", None)
+    choices = OmegaConf.select(hydra, "runtime.choices") if hydra is not None else None
+    name_from_choices(cfg, choices)
     return cfg
 
 
