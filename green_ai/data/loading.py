@@ -6,6 +6,7 @@ transform in the hot loop (SPEC "Data"; the thesis testbed spent its time there,
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,7 +26,11 @@ SYNTHETIC = "synthetic"
 
 @dataclass(frozen=True)
 class DeviceData:
-    """Normalised images (N, C, H, W) float32 and labels (N,) int64, on one device."""
+    """Inputs (N, ...) float32 and labels (N,) int64, on one device.
+
+    The thesis's datasets are standardised images (N, C, H, W); a user's dataset
+    (`green_ai.data.target`) is kept as its callable returned it.
+    """
 
     name: str
     train_x: torch.Tensor
@@ -36,8 +41,44 @@ class DeviceData:
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of an image dataset; `sample_shape` for inputs of any rank."""
         c, h, w = self.train_x.shape[1:]
         return int(c), int(h), int(w)
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        """The shape of one input, whatever its rank."""
+        return tuple(int(d) for d in self.train_x.shape[1:])
+
+    @property
+    def train_size(self) -> int:
+        return len(self.train_x)
+
+    @property
+    def test_size(self) -> int:
+        return len(self.test_x)
+
+    @property
+    def device(self) -> torch.device:
+        return self.train_x.device
+
+    def train_batches(
+        self, batch_size: int, generator: torch.Generator
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """One epoch in an order drawn from `generator` (on the data's device).
+
+        One gather per epoch, then each batch is a view: a per-batch gather costs two extra
+        kernel launches per step, which is what bounds a small net on a GPU.
+        """
+        order = torch.randperm(self.train_size, device=self.device, generator=generator)
+        xs, ys = self.train_x[order], self.train_y[order]
+        for start in range(0, self.train_size, batch_size):
+            yield xs[start : start + batch_size], ys[start : start + batch_size]
+
+    def test_batches(self, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """The test split in order, as views."""
+        for start in range(0, self.test_size, batch_size):
+            yield self.test_x[start : start + batch_size], self.test_y[start : start + batch_size]
 
 
 def list_datasets() -> list[str]:
