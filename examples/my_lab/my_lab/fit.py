@@ -52,7 +52,7 @@ def fit(ctx) -> dict[str, float]:  # type: ignore[no-untyped-def]
             loss = loss_fn(model(x), y)
             loss.backward()
             optimizer.step()
-            total += float(loss) * len(y)
+            total += loss.item() * len(y)
             seen += len(y)
         schedule.step()
         result = evaluate(model, ctx)
