@@ -14,9 +14,8 @@ from omegaconf import DictConfig
 
 from green_ai.analysis.load import load_experiment
 from green_ai.config.store import train_settings
-from green_ai.search import check_feasible
 from green_ai.errors import UserError
-from green_ai.search import run_study
+from green_ai.search import check_feasible, run_study
 from green_ai.search import study as study_module
 from green_ai.search.pruning import build_pruner
 
