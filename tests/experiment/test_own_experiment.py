@@ -13,8 +13,7 @@ from pathlib import Path
 
 import optuna
 import pytest
-
-from ..search.workers import tracked_runs
+from search.workers import tracked_runs
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "my_lab"
 # The README's command, shrunk a little more for the tests.
@@ -50,7 +49,8 @@ def green(lab: Path, *args: str, cwd: Path | None = None) -> subprocess.Complete
         [sys.executable, "-m", "green_ai.train", f"hydra.searchpath=[file://{lab}/conf]", *args],
         cwd=cwd or lab.parent,
         env=_env(lab),
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,  # log lines and error lines, in order
         text=True,
         timeout=900,
     )
@@ -70,8 +70,8 @@ def _study(cwd: Path) -> optuna.Study:
 
 def test_the_example_runs_with_its_own_net_data_optimizer_space_and_loop(lab: Path) -> None:
     done = green(lab, *OWN, "rounds=3")
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "3 rounds (3 new), best accuracy" in done.stderr
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "3 rounds (3 new), best accuracy" in done.stdout
     cwd = lab.parent
     parents, rounds = tracked_runs(f"sqlite:///{cwd}/mlflow.db")
     (parent,) = parents
@@ -131,8 +131,8 @@ def test_an_objective_of_the_loop_with_its_direction(lab: Path) -> None:
     done = green(
         lab, *OWN, "rounds=2", "search.objectives=[val_loss]", "search.directions=[minimize]"
     )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "best val_loss" in done.stderr
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "best val_loss" in done.stdout
     study = _study(lab.parent)
     assert study.direction == optuna.study.StudyDirection.MINIMIZE
     assert study.metric_names == ["val_loss"]
@@ -151,8 +151,8 @@ BAD_FILES = {
     "conf/hparams/nobounds.yaml": "params:\n  lr: {log: true}\n",
     "conf/hparams/inverted.yaml": "params:\n  lr: {low: 0.3, high: 0.01}\n",
     "my_lab/bad.py": (
-        "def raising_net(num_classes):\n    raise ValueError('no such width')\n\n\n"
-        "def not_a_module(num_classes):\n    return 'a string'\n\n\n"
+        "def raising_net(num_classes, width=8):\n    raise ValueError('no such width')\n\n\n"
+        "def not_a_module(num_classes, width=8):\n    return 'a string'\n\n\n"
         "def wrong_data():\n    return [1, 2]\n"
     ),
 }
@@ -178,10 +178,10 @@ def test_a_wrong_piece_is_one_line_before_any_study_or_run(
     for name, text in BAD_FILES.items():
         (lab / name).write_text(text)
     done = green(lab, *OWN, *overrides)
-    assert done.returncode == 2, done.stderr[-3000:]
-    lines = [line for line in done.stderr.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1 and message in lines[0], done.stderr[-3000:]
-    assert "Traceback" not in done.stderr
+    assert done.returncode == 2, done.stdout[-3000:]
+    lines = [line for line in done.stdout.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and message in lines[0], done.stdout[-3000:]
+    assert "Traceback" not in done.stdout
     assert _no_study_nor_run(lab.parent)
 
 
@@ -201,8 +201,8 @@ def test_an_objective_that_fit_never_returns_fails_its_round_and_stops_the_study
     lab: Path,
 ) -> None:
     done = green(lab, *OWN, "search.objectives=[f1]", "search.directions=[maximize]")
-    assert done.returncode == 2, done.stderr[-3000:]
-    (line,) = [x for x in done.stderr.splitlines() if x.startswith("error:")]
+    assert done.returncode == 2, done.stdout[-3000:]
+    (line,) = [x for x in done.stdout.splitlines() if x.startswith("error:")]
     assert "fit returned accuracy, val_loss but not f1" in line
     study = _study(lab.parent)
     (trial,) = study.trials
