@@ -198,7 +198,7 @@ def _factorial(table: _Table, rows: pd.Index, factors: Sequence[str]) -> _Parts:
     if rows.empty:
         return empty(STUDY_COLUMNS), empty(ROUND_COLUMNS), empty(REP_COLUMNS)
     named = list(factors) or list(FACTORS)
-    others = [k for k in named if k not in FACTORS]
+    others = [k for k in named if k not in (*FACTORS, "net")]
     required = ("dataset", *named, "energy_j", "accuracy") if factors else FACTORIAL_REQUIRED
     table.require(list(dict.fromkeys(required)), rows, "factorial")
     cols = table.frame.columns
@@ -216,7 +216,11 @@ def _factorial(table: _Table, rows: pd.Index, factors: Sequence[str]) -> _Parts:
     f = pd.DataFrame(
         {
             "dataset": table.text("dataset", rows),
-            "net": table.text_column("net")[rows].replace("", np.nan),
+            "net": (
+                table.text("net", rows)
+                if "net" in named
+                else table.text_column("net")[rows].replace("", np.nan)
+            ),
             **layers,
             **{k: table.text(k, rows) for k in others},
             "energy": table.number("energy_j", rows),
@@ -252,7 +256,8 @@ def _factorial(table: _Table, rows: pd.Index, factors: Sequence[str]) -> _Parts:
             "rep_accuracy": f["accuracy"],
         }
     ).reindex(columns=REP_COLUMNS)
-    return studies.reindex(columns=[*STUDY_COLUMNS, *others]), rounds, reps
+    extra = [k for k in others if k not in STUDY_COLUMNS]
+    return studies.reindex(columns=[*STUDY_COLUMNS, *extra]), rounds, reps
 
 
 def _cell_name(cell: dict[str, object]) -> str:
