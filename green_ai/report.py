@@ -32,7 +32,7 @@ def run_report(cfg: DictConfig) -> Path:
     if settings.input is not None:
         from green_ai.analysis.tidy import read_tidy
 
-        runs = read_tidy(Path(launch_dir(), settings.input))
+        runs = read_tidy(Path(launch_dir(), settings.input), settings.factors)
     else:
         from green_ai.analysis.load import load_experiment
 

@@ -1,5 +1,6 @@
-"""The architecture factorial (thesis §3.4.2, §3.5.2): its observations, and the tables of
-Figures 3.7, 3.8 and Tables 3.4, 3.5.
+"""Factorials (thesis §3.4.2, §3.5.2; which studies form one: `factors.py`): their
+observations, and the tables of Figures 3.7, 3.8 and Tables 3.4, 3.5, for the thesis's layer
+factors or whatever factors a sweep varied.
 
 The thesis's unit of analysis is one training iteration (a repetition) with the idle energy
 factored out (§3.3.3): Table 3.4's H is computed over every training of a dataset. Each table
@@ -16,59 +17,24 @@ import pandas as pd
 from scipy import stats as sps
 
 from green_ai.analysis import stats
-from green_ai.analysis.runs import config_label, level_label
+from green_ai.analysis.factors import FACTORS as FACTORS
+from green_ai.analysis.factors import Factorial as Factorial
+from green_ai.analysis.factors import config_name
+from green_ai.analysis.factors import find_factorials as find_factorials
+from green_ai.analysis.runs import level_cell, level_label
 
-FACTORS = ("linear", "conv", "relu")
-# A factorial is one design run at different layer counts; these must agree within it.
-FACTORIAL_KEY = ("net", "dataset", "search", "hparams", "pruner", "epochs", "batch_size")
+# The columns of an observation besides its factors (which come after `study_name`).
 POINT_COLUMNS = [
     "group",
     "dataset",
     "study_name",
-    "linear",
-    "conv",
-    "relu",
     "config",
     "round",
     "repetition",
     "energy_j",
     "accuracy",
 ]
-
-
-@dataclass(frozen=True)
-class Factorial:
-    """One architecture factorial: its studies, its dataset, and a label that tells it apart."""
-
-    label: str
-    dataset: str
-    studies: pd.DataFrame
-
-
-def find_factorials(studies: pd.DataFrame) -> tuple[pd.DataFrame, list[Factorial]]:
-    """(the other studies, factorials): studies that agree on FACTORIAL_KEY and cover at least
-    two (linear, conv, relu) combinations form a factorial (§3.4.2)."""
-    if studies.empty:
-        return studies, []
-    key = list(FACTORIAL_KEY)
-    keyed = studies.assign(**{k: studies[k].astype(str) for k in key})
-    groups = []
-    in_factorial = pd.Series(False, index=studies.index)
-    for values, g in keyed.groupby(key, sort=True, dropna=False):
-        if len(g[list(FACTORS)].astype(str).drop_duplicates()) >= 2:
-            groups.append((dict(zip(key, values, strict=True)), studies.loc[g.index]))
-            in_factorial[g.index] = True
-    # Named by the dataset, and by whatever else tells two factorials apart.
-    varying = [k for k in key if k != "dataset" and len({v[k] for v, _ in groups}) > 1]
-    factorials = [
-        Factorial(
-            ", ".join(f"{k}={v[k]}" for k in ["dataset", *varying]),
-            str(g["dataset"].iloc[0]),
-            g,
-        )
-        for v, g in groups
-    ]
-    return studies[~in_factorial], factorials
+NOT_FACTORS = frozenset([*POINT_COLUMNS, "cluster", "threshold_j"])
 
 
 # --- observations ------------------------------------------------------------------------------
@@ -76,7 +42,8 @@ def find_factorials(studies: pd.DataFrame) -> tuple[pd.DataFrame, list[Factorial
 
 @dataclass(frozen=True)
 class Points:
-    """A factorial's observations (POINT_COLUMNS), one energy source for all of them."""
+    """A factorial's observations (POINT_COLUMNS with the factors after `study_name`), one
+    energy source for all of them."""
 
     frame: pd.DataFrame
     energy: str  # what `energy_j` is, for report.md; "" when no study has energy
@@ -133,7 +100,7 @@ def repetition_points(
 def _completed(rounds: pd.DataFrame, f: Factorial) -> pd.DataFrame:
     # Pruned rounds trained fewer epochs: their joules are not the configuration's cost.
     ours = rounds["study_name"].isin(f.studies["study_name"]) & (rounds["state"] == "COMPLETE")
-    return rounds[ours].merge(f.studies[["study_name", *FACTORS]], on="study_name")
+    return rounds[ours].merge(f.studies[["study_name", *f.factors]], on="study_name")
 
 
 def _points(frame: pd.DataFrame, f: Factorial, sources: list[tuple[str, str]]) -> Points:
@@ -147,20 +114,19 @@ def _points(frame: pd.DataFrame, f: Factorial, sources: list[tuple[str, str]]) -
     metered = full.index[full.any(axis=1)]
     chosen = next(((c, text) for c, text in sources if full.loc[metered, c].all()), None)
     if not len(metered) or chosen is None:
-        return Points(pd.DataFrame(columns=POINT_COLUMNS), "", sorted(full.index))
+        empty = pd.DataFrame(columns=[*POINT_COLUMNS[:3], *f.factors, *POINT_COLUMNS[3:]])
+        return Points(empty, "", sorted(full.index))
     column, text = chosen
     frame = frame[frame["study_name"].isin(metered)]
+    factors = list(f.factors)
     points = pd.DataFrame(
         {
             "group": f.label,
             "dataset": f.dataset,
             "study_name": frame["study_name"],
-            "linear": frame["linear"],
-            "conv": frame["conv"],
-            "relu": frame["relu"],
+            **{k: frame[k] for k in factors},
             "config": [
-                config_label(*v)
-                for v in zip(frame["linear"], frame["conv"], frame["relu"], strict=True)
+                config_name(factors, v) for v in zip(*(frame[k] for k in factors), strict=True)
             ],
             "round": frame["round"],
             "repetition": frame["repetition"],
@@ -168,7 +134,7 @@ def _points(frame: pd.DataFrame, f: Factorial, sources: list[tuple[str, str]]) -
             "accuracy": frame["accuracy"].astype(float),
         }
     )
-    points = points.sort_values(["linear", "conv", "relu", "round", "repetition"])
+    points = points.sort_values([*factors, "round", "repetition"])
     left_out = sorted(set(full.index) - set(metered))
     return Points(points.reset_index(drop=True), text, left_out)
 
@@ -180,22 +146,27 @@ def _by(points: pd.DataFrame, *keys: str) -> pd.core.groupby.DataFrameGroupBy:
     return points.groupby(["group", "dataset", *keys], sort=False)
 
 
+def factor_columns(points: pd.DataFrame) -> list[str]:
+    """The factors of a frame of observations: every column that is not an observation's own
+    (factorials over different factors leave each other's columns empty)."""
+    return [c for c in points.columns if c not in NOT_FACTORS]
+
+
 def varying_factors(points: pd.DataFrame) -> list[str]:
-    return [f for f in FACTORS if points[f].nunique() >= 2]
+    return [f for f in factor_columns(points) if points[f].nunique() >= 2]
 
 
 def energy_cv_table(points: pd.DataFrame) -> pd.DataFrame:
     """Figure 3.7: CV of energy (sample std / mean) per configuration, accuracy next to it."""
     rows = []
+    factors = factor_columns(points)
     for (group, dataset, _), g in _by(points, "config"):
         e, a = g["energy_j"].to_numpy(), g["accuracy"].dropna().to_numpy()
         rows.append(
             {
                 "group": group,
                 "dataset": dataset,
-                "linear": level_label(g["linear"].iloc[0]),
-                "conv": level_label(g["conv"].iloc[0]),
-                "relu": level_label(g["relu"].iloc[0]),
+                **{k: level_cell(g[k].iloc[0]) for k in factors},
                 "n": len(g),
                 "mean_energy_j": float(e.mean()),
                 "std_energy_j": float(e.std(ddof=1)) if len(e) > 1 else np.nan,
@@ -204,7 +175,7 @@ def energy_cv_table(points: pd.DataFrame) -> pd.DataFrame:
                 "std_accuracy": float(a.std(ddof=1)) if len(a) > 1 else np.nan,
             }
         )
-    columns = ["group", "dataset", "linear", "conv", "relu", "n", "mean_energy_j"]
+    columns = ["group", "dataset", *factors, "n", "mean_energy_j"]
     return pd.DataFrame(
         rows, columns=[*columns, "std_energy_j", "cv", "mean_accuracy", "std_accuracy"]
     )
@@ -242,7 +213,7 @@ def qq_table(points: pd.DataFrame, min_n: int) -> pd.DataFrame:
 
 
 def kruskal_table(points: pd.DataFrame, min_n: int) -> pd.DataFrame:
-    """Table 3.4: Kruskal–Wallis of energy across the levels of each layer factor, per dataset.
+    """Table 3.4: Kruskal–Wallis of energy across the levels of each factor, per dataset.
 
     The effect-size label is withheld where a level has fewer than `min_n` observations: H's
     chi-square approximation, and with it η², is not to be trusted on so few.

@@ -18,6 +18,7 @@ from green_ai.analysis.runs import (
     INFERENCE_COLUMNS,
     INFERENCE_METRICS,
     INFERENCE_PARAMS,
+    OVERRIDES,
     REP_KEYS,
     ROUND_COLUMNS,
     ROUND_METRICS,
@@ -31,7 +32,11 @@ from green_ai.tracking import KIND_INFERENCE, KIND_TRAIN_ROUND, KIND_TRAIN_STUDY
 KIND_TAG = "tags.green_ai.kind"
 PARENT_TAG = "tags.mlflow.parentRunId"
 
-STUDY_PARAMS = [c for c in STUDY_COLUMNS if c not in ("study_name", "pruner", "energy_kind")]
+STUDY_PARAMS = [
+    c for c in STUDY_COLUMNS if c not in ("study_name", "pruner", "energy_kind", OVERRIDES)
+]
+# Names the report gives columns of its own: a param so named is not carried along.
+OWN_COLUMNS = ("start_time", "energy_metric", "run_id")
 NUMERIC_STUDY_PARAMS = ("conv", "linear", "relu", "epochs", "rounds", "repetitions", "batch_size")
 
 
@@ -116,13 +121,23 @@ def _studies(parents: pd.DataFrame) -> pd.DataFrame:
     pruner = _col(parents, "params.pruner").fillna(_col(parents, "params.search.pruner"))
     frame["pruner"] = pruner.fillna("none").astype(str)
     frame["energy_kind"] = _col(parents, "tags.energy.kind")
+    frame[OVERRIDES] = _col(parents, "tags.hydra_overrides")
+    # Every other param (a user's `net.width`, `optimizer`, ...) as text; "" is unset.
+    prefix = "params."
+    others = [
+        c[len(prefix) :]
+        for c in parents.columns
+        if c.startswith(prefix) and c[len(prefix) :] not in (*STUDY_COLUMNS, *OWN_COLUMNS)
+    ]
+    for p in others:
+        frame[p] = _col(parents, prefix + p).replace("", np.nan)
     frame["start_time"] = parents["start_time"]
     # A resumed study starts a new parent run under the same study name: merge them.
     frame = frame.sort_values("start_time")
     studies = frame.groupby("study_name", sort=False).last().reset_index()
     for p in NUMERIC_STUDY_PARAMS:
         studies[p] = _numeric(studies[p])
-    return studies[STUDY_COLUMNS]
+    return studies[[*STUDY_COLUMNS, *others]]
 
 
 def _study_name(parents: pd.DataFrame) -> pd.Series:

@@ -16,6 +16,10 @@ import pandas as pd
 # study must not count 7 because a worker was killed mid-round.
 COUNTED_STATES = ("COMPLETE", "PRUNED")
 
+# A study's command-line overrides as its run's tag `hydra_overrides` has them (text).
+OVERRIDES = "overrides"
+# A studies frame has these columns, then one (text) per other param of the study runs: a
+# user's own keys (`net.width`, `optimizer`) are factors the report may analyse.
 STUDY_COLUMNS = [
     "study_name",
     "net",
@@ -32,6 +36,7 @@ STUDY_COLUMNS = [
     "batch_size",
     "seed",
     "energy_kind",
+    OVERRIDES,
 ]
 ROUND_METRICS = ("accuracy", "accuracy_std", "energy_j", "energy_net_j", "duration_s")
 ROUND_COLUMNS = [
@@ -79,7 +84,7 @@ class Runs:
     """
 
     source: str  # how report.md names where the runs came from
-    studies: pd.DataFrame  # STUDY_COLUMNS, one row per study
+    studies: pd.DataFrame  # STUDY_COLUMNS (then any other params), one row per study
     rounds: pd.DataFrame  # ROUND_COLUMNS, one row per (study, round) run
     inference: pd.DataFrame  # INFERENCE_COLUMNS
     rep_metrics: Callable[[list[str]], pd.DataFrame]
@@ -99,6 +104,12 @@ def level_label(x: object) -> str:
     except ValueError:
         return str(x)
     return str(int(f)) if not math.isnan(f) and f.is_integer() else str(x)
+
+
+def level_cell(x: object) -> object:
+    """A level for a table cell: as `level_label` writes it, missing where the study has none
+    (a `_target_` net has no layer counts)."""
+    return level_label(x) if pd.notna(x) else float("nan")
 
 
 def config_label(linear: object, conv: object, relu: object) -> str:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from green_ai.analysis import stats
-from green_ai.analysis.runs import COUNTED_STATES, level_label
+from green_ai.analysis.runs import COUNTED_STATES, level_cell
 
 # What tells search studies apart in a table (Table 3.3's rows), and which of those form one
 # comparison of pruners (everything but the pruner and the seed).
@@ -226,9 +226,9 @@ def search_keys(s: pd.Series) -> dict[str, object]:
     """A study's identifying columns, as SEARCH_COLUMNS names them."""
     return {
         "net": s["net"],
-        "conv": level_label(s["conv"]),
-        "linear": level_label(s["linear"]),
-        "relu": level_label(s["relu"]),
+        "conv": level_cell(s["conv"]),
+        "linear": level_cell(s["linear"]),
+        "relu": level_cell(s["relu"]),
         "strategy": s["search"],
         "pruner": s["pruner"],
         "dataset": s["dataset"],

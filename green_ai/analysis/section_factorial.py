@@ -1,5 +1,6 @@
-"""report.md's architecture-factorial section (thesis §3.5.2): CV, normality, Kruskal–Wallis
-with η², Dunn's post-hoc tests, mean increases and the E+/E− clusters, with their guards."""
+"""report.md's factorial section (thesis §3.5.2): CV, normality, Kruskal–Wallis with η², Dunn's
+post-hoc tests, mean increases and the E+/E− clusters, with their guards, on the thesis's
+layer factors or whatever factors the sweep varied (`factors.py`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pandas as pd
 
 from green_ai.analysis import factorial_tables as tables
 from green_ai.analysis import plots
+from green_ai.analysis.factors import FACTORS, Factorial, describe
 from green_ai.analysis.markdown import Report
 from green_ai.config.report import ReportConfig
 
@@ -29,19 +31,37 @@ def factorial_section(
     report: Report,
     rounds: pd.DataFrame,
     rep_metrics: Callable[[list[str]], pd.DataFrame],
-    factorials: list[tables.Factorial],
+    factorials: list[Factorial],
     settings: ReportConfig,
 ) -> None:
-    report.heading("Architecture factorial (thesis §3.5.2, Tables 3.4, 3.5, Figures 3.7, 3.8)")
+    named = list(settings.factors)
+    thesis = all(f.is_thesis for f in factorials) and named in ([], list(FACTORS))
+    if thesis:
+        report.heading("Architecture factorial (thesis §3.5.2, Tables 3.4, 3.5, Figures 3.7, 3.8)")
+    else:
+        report.heading(
+            f"Factorial ({describe(factorials) or ', '.join(named)}; as thesis §3.5.2, Tables "
+            "3.4, 3.5, Figures 3.7, 3.8)"
+        )
     if not factorials:
         report.missing(
-            "no architecture factorial (studies of one network, dataset and search over two or "
-            "more linear/conv/relu combinations)."
+            f"no factorial over {', '.join(named)} (studies alike but for these, over two or "
+            "more combinations of them)."
+            if named
+            else "no factorial (studies of one network, dataset and search over two or more "
+            "combinations of linear/conv/relu, or of keys their command-line overrides set)."
         )
         return
     points = _observations(report, rounds, rep_metrics, factorials, settings)
     if points.empty:
         return
+    if not thesis:
+        report.text(
+            "Factors: "
+            + "; ".join(f"{f.label}: {', '.join(f'`{k}`' for k in f.factors)}" for f in factorials)
+            + " (`factors=[...]` names them; else they are the keys the studies' overrides set "
+            "that differ between otherwise-alike studies)."
+        )
     guards = settings.guards
     report.text(
         f"Dunn's post-hoc p-values adjusted with `{settings.posthoc.p_adjust}` within each "
@@ -53,7 +73,7 @@ def factorial_section(
     )
     _variation(report, points)
     _normality(report, points, settings)
-    _differences(report, points, settings)
+    _differences(report, points, settings, thesis)
     _clusters(report, points, settings.clusters.method)
 
 
@@ -61,7 +81,7 @@ def _observations(
     report: Report,
     rounds: pd.DataFrame,
     rep_metrics: Callable[[list[str]], pd.DataFrame],
-    factorials: list[tables.Factorial],
+    factorials: list[Factorial],
     settings: ReportConfig,
 ) -> pd.DataFrame:
     """Every factorial's observations in the configured unit; says which energy each uses."""
@@ -133,14 +153,16 @@ def _normality(report: Report, points: pd.DataFrame, settings: ReportConfig) -> 
     report.figure("qq_energy", fig, "Normal Q–Q plot of each configuration's standardised energy")
 
 
-def _differences(report: Report, points: pd.DataFrame, settings: ReportConfig) -> None:
+def _differences(
+    report: Report, points: pd.DataFrame, settings: ReportConfig, thesis: bool
+) -> None:
     min_n = settings.guards.effect_min_n
     kruskal = tables.kruskal_table(points, min_n)
     report.table(
         "kruskal_wallis",
         kruskal,
-        "Kruskal–Wallis test of energy per layer factor, per dataset (Table 3.4); "
-        "η² = (H − k + 1)/(n − k)",
+        f"Kruskal–Wallis test of energy per {'layer ' if thesis else ''}factor, per dataset "
+        "(Table 3.4); η² = (H − k + 1)/(n − k)",
     )
     if (kruskal["magnitude"] == "withheld").any():
         report.missing(

@@ -6,6 +6,7 @@ what they return, so each statistic can be checked on a few hand-computed number
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -213,9 +214,11 @@ def qq_points(x: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     return np.asarray(theoretical, dtype=np.float64), np.asarray(ordered, dtype=np.float64)
 
 
-def _natural(value: object) -> tuple[int, float, str]:
-    """Sort numbers numerically, then strings: levels '3' < '7' < '10'."""
+def _natural(value: object) -> tuple[int, float, tuple[tuple[int, str], ...]]:
+    """Sort numbers numerically, then strings, their digit runs as numbers: levels
+    '3' < '7' < '10', configurations 'width=4 sgd' < 'width=16 adam'."""
     try:
-        return (0, float(str(value)), "")
+        return (0, float(str(value)), ())
     except ValueError:
-        return (1, 0.0, str(value))
+        chunks = re.split(r"(\d+)", str(value))
+        return (1, 0.0, tuple((int(c), "") if c.isdecimal() else (-1, c) for c in chunks if c))

@@ -5,7 +5,8 @@ Two kinds of row, told apart by the `search` column:
 - factorial rows (no `search` value), one per training iteration: `dataset`, `conv`, `linear`,
   `relu` (0/1), `energy_j` (idle-subtracted, thesis §3.3.3), `accuracy`; optional `round`,
   `repetition`, `net`. Without `round` each row is its own round; without `repetition` rows
-  are numbered in file order within their round.
+  are numbered in file order within their round. With `factors=[...]` the factors are those
+  columns instead of `conv`, `linear`, `relu` (which become optional).
 - search rows, one per round: `dataset`, `net`, `search`, `hparams`, `round` (0-based, as
   Optuna numbers trials), `accuracy`; optional `energy_j` (idle-subtracted), `state`
   (COMPLETE, PRUNED or FAIL; COMPLETE when empty), `pruner`, `seed`, `conv`, `linear`, `relu`.
@@ -21,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from green_ai.analysis.factors import FACTORS, check_names
 from green_ai.analysis.runs import (
     INFERENCE_COLUMNS,
     REP_COLUMNS,
@@ -38,13 +40,21 @@ SEARCH_REQUIRED = ("dataset", "net", "search", "hparams", "round", "accuracy")
 STATES = ("COMPLETE", "PRUNED", "FAIL")
 
 
-def read_tidy(path: Path) -> Runs:
-    """Studies, rounds and repetitions of the CSV at `path`; a malformed cell is a UserError
-    naming the file, the row and the column."""
+def read_tidy(path: Path, factors: Sequence[str] = ()) -> Runs:
+    """Studies, rounds and repetitions of the CSV at `path`, its factorial rows' factors the
+    columns `factors` (default: conv, linear, relu); a malformed cell is a UserError naming
+    the file, the row and the column."""
+    check_names(factors)
     table = _Table.read(path)
+    absent = [f for f in factors if f not in table.frame.columns]
+    if absent:
+        raise UserError(
+            f"factors: {path.name} has no column `{absent[0]}`; its columns: "
+            f"{', '.join(table.frame.columns)} (name factors=[...] from these)"
+        )
     is_search = table.text_column("search") != ""
     parts = [
-        _factorial(table, table.frame.index[~is_search]),
+        _factorial(table, table.frame.index[~is_search], factors),
         _search(table, table.frame.index[is_search]),
     ]
     studies = pd.concat([p[0] for p in parts if len(p[0])], ignore_index=True)
@@ -54,9 +64,10 @@ def read_tidy(path: Path) -> Runs:
     def rep_metrics(run_ids: list[str]) -> pd.DataFrame:
         return reps[reps["run_id"].isin(run_ids)].reset_index(drop=True)
 
+    extra = [f for f in factors if f not in STUDY_COLUMNS]
     return Runs(
         f"file `{path.name}`",
-        studies[STUDY_COLUMNS],
+        studies.reindex(columns=[*STUDY_COLUMNS, *extra]),
         rounds[ROUND_COLUMNS],
         empty(INFERENCE_COLUMNS),
         rep_metrics=rep_metrics,
@@ -139,12 +150,18 @@ class _Table:
         return parsed
 
     def choice(
-        self, column: str, rows: pd.Index, allowed: Sequence[str], default: str = ""
+        self,
+        column: str,
+        rows: pd.Index,
+        allowed: Sequence[str],
+        default: str = "",
+        *,
+        allow_empty: bool = False,
     ) -> pd.Series:
         values = self.text_column(column)[rows]
         if default:
             values = values.replace("", default)
-        bad = ~values.isin(allowed)
+        bad = ~values.isin(allowed) & ~(allow_empty & (values == ""))
         if bad.any():
             i = bad.idxmax()
             raise UserError(
@@ -175,28 +192,44 @@ class _Table:
 _Parts = tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]
 
 
-def _factorial(table: _Table, rows: pd.Index) -> _Parts:
-    """One study per (dataset, net, conv, linear, relu) cell; rounds sum their repetitions'
-    joules and average their accuracies, as a tracked round does."""
+def _factorial(table: _Table, rows: pd.Index, factors: Sequence[str]) -> _Parts:
+    """One study per (dataset, net, conv, linear, relu and other factors) cell; rounds sum
+    their repetitions' joules and average their accuracies, as a tracked round does."""
     if rows.empty:
         return empty(STUDY_COLUMNS), empty(ROUND_COLUMNS), empty(REP_COLUMNS)
-    table.require(FACTORIAL_REQUIRED, rows, "factorial")
+    named = list(factors) or list(FACTORS)
+    others = [k for k in named if k not in (*FACTORS, "net")]
+    required = ("dataset", *named, "energy_j", "accuracy") if factors else FACTORIAL_REQUIRED
+    table.require(list(dict.fromkeys(required)), rows, "factorial")
     cols = table.frame.columns
+    # The layer counts where the file has them (required unless other factors are named).
+    layers = {}
+    for k in ("conv", "linear"):
+        optional = k not in named
+        layers[k] = table.count(k, rows, allow_empty=optional) if k in cols else np.nan
+    if "relu" in cols:
+        optional = "relu" not in named
+        relu = table.choice("relu", rows, ("0", "1"), allow_empty=optional)
+        layers["relu"] = relu.replace("", np.nan).astype(float)
+    else:
+        layers["relu"] = np.nan
     f = pd.DataFrame(
         {
             "dataset": table.text("dataset", rows),
-            "net": table.text_column("net")[rows].replace("", np.nan),
-            "conv": table.count("conv", rows),
-            "linear": table.count("linear", rows),
-            "relu": table.choice("relu", rows, ("0", "1")).astype(float),
+            "net": (
+                table.text("net", rows)
+                if "net" in named
+                else table.text_column("net")[rows].replace("", np.nan)
+            ),
+            **layers,
+            **{k: table.text(k, rows) for k in others},
             "energy": table.number("energy_j", rows),
             "accuracy": table.number("accuracy", rows),
         }
     )
-    cell = ["dataset", "net", "linear", "conv", "relu"]
+    cell = ["dataset", "net", "linear", "conv", "relu", *others]
     f["study_name"] = [
-        f"{d} {config_label(li, c, r)}" + (f" {n}" if isinstance(n, str) else "")
-        for d, n, li, c, r in zip(*(f[k] for k in cell), strict=True)
+        _cell_name(dict(zip(cell, values, strict=True))) for values in f[cell].values
     ]
     by_cell = f.groupby("study_name", sort=False)
     f["round"] = table.count("round", rows) if "round" in cols else by_cell.cumcount()
@@ -223,7 +256,19 @@ def _factorial(table: _Table, rows: pd.Index) -> _Parts:
             "rep_accuracy": f["accuracy"],
         }
     ).reindex(columns=REP_COLUMNS)
-    return studies.reindex(columns=STUDY_COLUMNS), rounds, reps
+    extra = [k for k in others if k not in STUDY_COLUMNS]
+    return studies.reindex(columns=[*STUDY_COLUMNS, *extra]), rounds, reps
+
+
+def _cell_name(cell: dict[str, object]) -> str:
+    """`dataset lin3 conv1 relu0 [k=v ...] [net]`: the layer counts where the row has them."""
+    parts = [str(cell.pop("dataset"))]
+    net = cell.pop("net")
+    layers = [cell.pop(k) for k in ("linear", "conv", "relu")]
+    if not any(pd.isna(v) for v in layers):
+        parts.append(config_label(*layers))
+    parts += [f"{k}={level_label(v)}" for k, v in cell.items()]
+    return " ".join(parts + ([net] if isinstance(net, str) else []))
 
 
 def _search(table: _Table, rows: pd.Index) -> _Parts:

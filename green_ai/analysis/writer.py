@@ -1,8 +1,8 @@
 """`report.md` with every table (also as CSV) and figure (also as PNG) of one set of runs.
 
-Sections follow the thesis: training studies and search strategies (§3.5.1), architecture
-factorial (§3.5.2), inference (§4.4). A section without data says what is missing instead of
-drawing empty axes.
+Sections follow the thesis: training studies and search strategies (§3.5.1), the factorial
+(§3.5.2: the architecture's layers, or whatever factors a sweep varied), inference (§4.4). A
+section without data says what is missing instead of drawing empty axes.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 
 from green_ai.analysis import search_tables
-from green_ai.analysis.factorial_tables import find_factorials
+from green_ai.analysis.factors import find_factorials
 from green_ai.analysis.markdown import Report
 from green_ai.analysis.runs import COUNTED_STATES, Runs
 from green_ai.analysis.section_factorial import factorial_section
@@ -23,7 +23,14 @@ log = logging.getLogger(__name__)
 
 
 def write_report(runs: Runs, settings: ReportConfig, out_dir: Path) -> Path:
-    """Write report.md, its CSVs and PNGs into `out_dir` and return report.md's path."""
+    """Write report.md, its CSVs and PNGs into `out_dir` and return report.md's path.
+
+    A factor named that no study has stops before anything is written.
+    """
+    rounds, energy_info = search_tables.with_round_energy(runs.rounds, settings.energy_metric)
+    studies = runs.studies.merge(energy_info, on="study_name", how="left")
+    studies["energy_metric"] = studies["energy_metric"].fillna("none")
+    search_studies, factorials = find_factorials(studies, settings.factors)
     report = Report(out_dir)
     report.heading(f"Report of {runs.source}", level=1)
     if runs.is_empty:
@@ -33,10 +40,6 @@ def write_report(runs: Runs, settings: ReportConfig, out_dir: Path) -> Path:
         )
         return report.write()
     _overview(report, runs)
-    rounds, energy_info = search_tables.with_round_energy(runs.rounds, settings.energy_metric)
-    studies = runs.studies.merge(energy_info, on="study_name", how="left")
-    studies["energy_metric"] = studies["energy_metric"].fillna("none")
-    search_studies, factorials = find_factorials(studies)
     curves = training_section(report, rounds, studies)
     search_section(report, curves, search_studies, settings)
     factorial_section(report, rounds, runs.rep_metrics, factorials, settings)

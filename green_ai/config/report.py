@@ -99,6 +99,7 @@ class ReportConfig:
     target_pct: float = 1.0
     energy_metric: str = "energy_net_j"
     alpha: float = 0.05
+    factors: list[str] = field(default_factory=list)
     factorial: FactorialSettings = field(default_factory=FactorialSettings)
     posthoc: PosthocSettings = field(default_factory=PosthocSettings)
     clusters: ClusterSettings = field(default_factory=ClusterSettings)
@@ -119,3 +120,10 @@ class ReportConfig:
         require_number("alpha", self.alpha, low=0, strict=True)
         if self.alpha >= 1:
             raise UserError(f"alpha={self.alpha!r} must be a significance level between 0 and 1")
+        self.factors = [str(f) for f in self.factors]
+        listed = f"factors=[{','.join(self.factors)}]"
+        if any(not f.strip() for f in self.factors):
+            raise UserError(f"{listed}: a factor name is empty (name params, e.g. net.width)")
+        twice = sorted({f for f in self.factors if self.factors.count(f) > 1})
+        if twice:
+            raise UserError(f"{listed}: {', '.join(twice)} named twice; name each factor once")

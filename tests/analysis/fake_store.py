@@ -14,6 +14,7 @@ from green_ai.tracking import KIND_INFERENCE, KIND_TRAIN_ROUND, KIND_TRAIN_STUDY
 EXPERIMENT = "green"
 EMPTY_EXPERIMENT = "empty"
 LEGACY_EXPERIMENT = "legacy"
+CUSTOM_EXPERIMENT = "custom"
 
 # Search studies: accuracy and net energy per round; None = a failed round (no accuracy, but
 # its joules were spent).
@@ -50,6 +51,20 @@ def factorial_reps(linear: int, conv: int, relu: int, rnd: int) -> list[tuple[fl
     e = factorial_energy(linear, conv, relu, rnd)
     a = factorial_accuracy(linear, conv, relu, rnd)
     return [(e / 2 - 1.0, a - 0.001), (e / 2 + 1.0, a + 0.001)]
+
+
+# A user's own net and optimizers, swept with `-m net.width=4,16 optimizer=adam,sgd`.
+CUSTOM_NET = "my_lab.models.TinyRes"
+WIDTHS = (4, 16)
+OPTIMIZERS = ("adam", "sgd")
+
+
+def custom_reps(width: int, optimizer: str, rnd: int) -> list[tuple[float, float]]:
+    """(net joules, accuracy) of each repetition of the custom sweep: width 16 costs about
+    three times width 4, sgd a little less than adam."""
+    e = 20.0 * (1 + 2 * (width == 16)) * (0.9 if optimizer == "sgd" else 1.0) + 0.3 * rnd
+    a = 0.6 + 0.05 * (width == 16) - 0.02 * (optimizer == "sgd") + 0.002 * rnd
+    return [(e - 0.5, a - 0.001), (e + 0.5, a + 0.001), (e + 0.1, a)]
 
 
 def inference_metrics(model: str, freq: int, batching: str, size: int) -> dict[str, float]:
@@ -110,9 +125,12 @@ BASE = {"epochs": 1, "rounds": 4, "repetitions": 2, "batch_size": 64, "seed": 0}
 SEARCH_ARCH = {"net": "densepoly", "conv": 0, "linear": 3, "relu": 1}
 
 
-def _study(client: Any, exp: str, name: str, params: dict[str, Any], metered: bool) -> str:
+def _study(
+    client: Any, exp: str, name: str, params: dict[str, Any], metered: bool, overrides: str
+) -> str:
     metrics = {"idle_power_w": IDLE_POWER_W} if metered else {}
     tags = {"study_name": name, "energy.kind": "measured" if metered else "none"}
+    tags["hydra_overrides"] = overrides
     return _run(
         client, exp, KIND_TRAIN_STUDY, {**BASE, **params, "study_name": name}, metrics, tags
     )
@@ -124,9 +142,11 @@ def _search_studies(client: Any, exp: str) -> None:
     for search, pruner, accs, energies in studies:
         name = f"search-{search}" + (f"-{pruner}" if pruner != "none" else "")
         params = {**SEARCH_ARCH, "dataset": "synthetic", "search": search, "hparams": "adam5"}
+        overrides = f"net=densepoly search={search} hparams=adam5 dataset=synthetic"
         if pruner != "none":
             params["pruner"] = pruner
-        parent = _study(client, exp, name, params, energies is not None)
+            overrides += f" search.pruner={pruner}"
+        parent = _study(client, exp, name, params, energies is not None, overrides)
         failed = "PRUNED" if pruner != "none" else "FAIL"
         for rnd, acc in enumerate(accs):
             metrics: dict[str, float | list[float]] = {}
@@ -158,7 +178,8 @@ def _factorial(client: Any, exp: str, *, rep_net: bool) -> None:
             "search": "random",
             "hparams": "adam3",
         }
-        parent = _study(client, exp, name, params, metered=True)
+        overrides = f"+experiment=architecture linear={linear} conv={conv} relu={relu}"
+        parent = _study(client, exp, name, params, True, overrides + " dataset=synthetic")
         for rnd in range(FACTORIAL_ROUNDS):
             e = factorial_energy(linear, conv, relu, rnd)
             reps = factorial_reps(linear, conv, relu, rnd)
@@ -175,6 +196,63 @@ def _factorial(client: Any, exp: str, *, rep_net: bool) -> None:
                 metrics["rep_energy_net_j"] = [re for re, _ in reps]
             tags = {"state": "COMPLETE"}
             _run(client, exp, KIND_TRAIN_ROUND, {"round": rnd}, metrics, tags, parent)
+
+
+def build_custom(uri: str) -> None:
+    """CUSTOM_EXPERIMENT: the sweep over WIDTHS × OPTIMIZERS of a `_target_` net (its
+    conv/linear/relu params empty), each study's overridden keys logged as params, and one
+    search study beside it (another strategy, width not overridden)."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(uri)
+    exp = client.create_experiment(CUSTOM_EXPERIMENT)
+    common = {"net": CUSTOM_NET, "conv": "", "linear": "", "relu": "", "dataset": "synthetic"}
+    common |= {"search": "random", "hparams": "adam3", "task": "classify"}
+    for width, optimizer in itertools.product(WIDTHS, OPTIMIZERS):
+        name = f"tinyres-w{width}-{optimizer}"
+        params = {**common, "net.width": width, "optimizer": optimizer}
+        overrides = f"net.width={width} optimizer={optimizer} dataset=synthetic"
+        parent = _study(client, exp, name, params, True, overrides)
+        for rnd in range(FACTORIAL_ROUNDS):
+            reps = custom_reps(width, optimizer, rnd)
+            metrics: dict[str, float | list[float]] = {
+                "accuracy": sum(a for _, a in reps) / len(reps),
+                "energy_net_j": sum(e for e, _ in reps),
+                "rep_energy_net_j": [e for e, _ in reps],
+                "rep_accuracy": [a for _, a in reps],
+            }
+            _run(
+                client,
+                exp,
+                KIND_TRAIN_ROUND,
+                {"round": rnd},
+                metrics,
+                {"state": "COMPLETE"},
+                parent,
+            )
+    params = {**common, "search": "gp_pi", "optimizer": "adam"}
+    parent = _study(client, exp, "tinyres-gp_pi", params, True, "search=gp_pi dataset=synthetic")
+    for rnd, acc in enumerate((0.55, 0.61)):
+        metrics = {"accuracy": acc, "energy_net_j": 60.0}
+        _run(client, exp, KIND_TRAIN_ROUND, {"round": rnd}, metrics, {"state": "COMPLETE"}, parent)
+
+
+def custom_tidy_rows() -> list[dict[str, object]]:
+    """The custom sweep as a tidy CSV's factorial rows, its factors as columns."""
+    return [
+        {
+            "dataset": "synthetic",
+            "net.width": width,
+            "optimizer": optimizer,
+            "round": rnd,
+            "repetition": rep,
+            "energy_j": e,
+            "accuracy": a,
+        }
+        for width, optimizer in itertools.product(WIDTHS, OPTIMIZERS)
+        for rnd in range(FACTORIAL_ROUNDS)
+        for rep, (e, a) in enumerate(custom_reps(width, optimizer, rnd))
+    ]
 
 
 def _inference(client: Any, exp: str) -> None:
