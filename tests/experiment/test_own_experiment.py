@@ -153,7 +153,7 @@ BAD_FILES = {
     "my_lab/bad.py": (
         "def raising_net(num_classes, width=8):\n    raise ValueError('no such width')\n\n\n"
         "def not_a_module(num_classes, width=8):\n    return 'a string'\n\n\n"
-        "def wrong_data():\n    return [1, 2]\n"
+        "def wrong_data(n_train=1, n_test=1):\n    return [1, 2]\n"
     ),
 }
 

@@ -57,7 +57,8 @@ def fit(ctx) -> dict[str, float]:  # type: ignore[no-untyped-def]
         schedule.step()
         result = evaluate(model, ctx)
         ctx.log(train_loss=total / max(seen, 1), lr=schedule.get_last_lr()[0])
-        ctx.report(result[ctx.objective])  # the study's objective; may prune the round
+        if ctx.objective in result:  # the value the study optimises; may prune the round
+            ctx.report(result[ctx.objective])
     return result
 
 
