@@ -13,6 +13,7 @@ count: the schemas Hydra's ConfigStore holds (such as `energy/base_energy`) are 
 from __future__ import annotations
 
 import contextlib
+import copy
 from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
 from functools import cache
@@ -32,9 +33,7 @@ _checking: ContextVar[Sources | None] = ContextVar("green_ai_config_sources", de
 def sources_of(config: DictConfig) -> Sources:
     """The YAML config sources of a composed config that still has its `hydra` node."""
     found = OmegaConf.select(config, "hydra.runtime.config_sources") or []
-    return tuple(
-        f"{s.schema}://{s.path}" for s in found if s.schema not in ("structured", None)
-    )
+    return tuple(f"{s.schema}://{s.path}" for s in found if s.schema not in ("structured", None))
 
 
 @contextlib.contextmanager
@@ -70,9 +69,10 @@ def options(group: str, sources: Sources | None = None) -> list[str]:
 
 
 def option(group: str, name: str, sources: Sources | None = None) -> dict[str, Any] | None:
-    """The content of `group/name.yaml` as written (interpolations unresolved, without its
-    defaults list), from the first source that has it; None when no source has it."""
-    return _load(sources if sources is not None else current_sources(), f"{group}/{name}")
+    """The content of `group/name.yaml` as written (interpolations unresolved), over the files
+    of its group that it extends, from the first source that has it; None when none has it."""
+    node = _load(sources if sources is not None else current_sources(), f"{group}/{name}")
+    return copy.deepcopy(node)  # the cached one stays as read
 
 
 @cache
@@ -80,10 +80,18 @@ def _load(sources: Sources, path: str) -> dict[str, Any] | None:
     result = _repository(sources).load_config(path)
     if result is None:
         return None
-    node = OmegaConf.to_container(result.config, resolve=False)
+    # A file that extends another of its group (fixed_16: fixed) gets that file's keys first;
+    # defaults elsewhere (the ConfigStore's base_energy) hold no declarations.
+    group = path.rpartition("/")[0]
+    merged: Any = OmegaConf.create()
+    for entry in result.defaults_list or []:
+        below = getattr(entry, "path", None)  # a plain `- name` entry (ConfigDefault)
+        if isinstance(below, str) and below != "_self_" and "/" not in below:
+            merged = OmegaConf.merge(merged, _load(sources, f"{group}/{below}") or {})
+    node = OmegaConf.to_container(OmegaConf.merge(merged, result.config), resolve=False)
     assert isinstance(node, dict)
     node.pop("defaults", None)
-    return node
+    return {str(k): v for k, v in node.items()}
 
 
 @cache
