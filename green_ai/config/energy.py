@@ -1,22 +1,22 @@
 """Typed settings of the `energy` config group: one field per key, the defaults live here only.
 
-`conf/energy/<name>.yaml` extends `base_energy` (this dataclass, registered in Hydra's
-ConfigStore by `green_ai.config.register_configs`) and sets only its `backend`.
-`__post_init__` checks what a type cannot say, so a wrong value is one line naming
-`energy.<key>=<value>` and what is allowed.
+The group's files are its backends: `conf/energy/<name>.yaml` (or a file of that name in the
+search path) extends `base_energy` (this dataclass, registered in Hydra's ConfigStore by
+`green_ai.config.register_configs`), sets `backend: <name>` and declares the backend: the
+`factory` that opens it and the `parts` it measures. `energy.backends=[a,b]` names such files;
+`green_ai.energy.build_meter` opens each through its file's factory. `__post_init__` checks what
+a type cannot say, so a wrong value is one line naming `energy.<key>=<value>` and what is
+allowed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from green_ai.config.checks import require_choice, require_number
+from green_ai.config.groups import current_sources, option, options
 from green_ai.errors import UserError
-
-# `energy=<name>` group choices; `auto` takes every sensor that works here.
-BACKENDS = ("auto", "nvml", "rapl", "estimate", "none")
-# What `energy.backends` may list together (`auto` and `none` stand alone).
-METERS = ("nvml", "rapl", "estimate")
 
 
 @dataclass
@@ -39,9 +39,15 @@ class EnergyConfig:
     devices: list[int] | None = None
     counter: bool = True
     powercap_root: str = "/sys/class/powercap"
+    # What the file of `backend` declares (code need not set them: `build_meter` and the checks
+    # read each named backend's own file). `factory`: `_target_` (a function or `Backend`
+    # class, see green_ai/energy/factories.py) and its options. `parts`: what it measures
+    # (gpu, cpu, dram), so that `backends` never counts one twice; null: it stands alone.
+    factory: dict[str, Any] | None = None
+    parts: list[str] | None = None
 
     def __post_init__(self) -> None:
-        require_choice("energy.backend", self.backend, BACKENDS)
+        require_choice("energy.backend", self.backend, sorted(energy_backends()))
         if self.backends is not None:
             self.backends = list(self.backends)
             _check_backends(self.backends)
@@ -66,18 +72,46 @@ class EnergyConfig:
         return list(self.backends) if self.backends is not None else [self.backend]
 
 
+def energy_backends() -> dict[str, dict[str, Any]]:
+    """Every backend the `energy` group's files declare, by name: each file's content (its
+    `factory` and `parts`). Read from conf/ and the search path (`green_ai.config.groups`)."""
+    sources = current_sources()
+    found = {name: option("energy", name, sources) or {} for name in options("energy", sources)}
+    for name, node in found.items():
+        if not isinstance(node.get("factory"), dict) or "_target_" not in node["factory"]:
+            raise UserError(
+                f"energy={name}: its file names no factory._target_ (the function or Backend "
+                "class that opens it; see green_ai/energy/factories.py)"
+            )
+    return found
+
+
 def _check_backends(names: list[str]) -> None:
     shown = f"energy.backends=[{','.join(str(n) for n in names)}]"
     if not names:
         raise UserError(f"{shown} is empty; list meters such as [nvml,rapl], or use energy=none")
+    known = energy_backends()
     for name in names:
-        require_choice("energy.backends", name, BACKENDS)
-    if len(names) > 1 and ({"auto", "none"} & set(names)):
-        raise UserError(f"{shown}: auto and none stand alone; combine only {', '.join(METERS)}")
+        require_choice("energy.backends", name, sorted(known))
+    alone = [n for n, node in known.items() if node.get("parts") is None]
+    if len(names) > 1 and set(alone) & set(names):
+        together = ", ".join(sorted(set(known) - set(alone)))
+        raise UserError(f"{shown}: {_and(alone)} stand alone; combine only {together}")
     if len(set(names)) != len(names):
         raise UserError(f"{shown} names a meter twice")
-    if {"rapl", "estimate"} <= set(names):
-        raise UserError(f"{shown} would count the CPU twice; use rapl or estimate, not both")
+    counted: dict[str, str] = {}
+    for name in names:
+        for part in known[name]["parts"]:
+            if part in counted:
+                raise UserError(
+                    f"{shown} would count the {str(part).upper()} twice; use "
+                    f"{counted[part]} or {name}, not both"
+                )
+            counted[part] = name
+
+
+def _and(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def _checked_region(region: str) -> str:

@@ -27,6 +27,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 from green_ai.config.components import name_from_choices
+from green_ai.config.groups import describe_groups, searching, sources_of
 from green_ai.errors import UserError
 from green_ai.urls import redact_text
 
@@ -46,6 +47,12 @@ def run_app(hydra_main: Callable[[], Any]) -> None:
     # Hydra prints composition errors itself over several lines and exits 1; with this set it
     # raises them to us instead (it changes nothing else of how a job runs).
     os.environ["HYDRA_FULL_ERROR"] = "1"
+    if not OmegaConf.has_resolver("green_ai.groups"):
+        # `${green_ai.groups:a,b}` in a `hydra.help.template`: the lines `a: its options`, read
+        # from the group files of conf/ and the search path when --help is shown.
+        OmegaConf.register_new_resolver(
+            "green_ai.groups", lambda *groups: describe_groups(groups), use_cache=False
+        )
     try:
         hydra_main()
     except UserError as err:
@@ -138,7 +145,9 @@ class Preflight(Callback):
     def _run(self, config: DictConfig, jobs: list[DictConfig], *, multirun: bool) -> None:
         for job in jobs:
             try:
-                self.check(task_config(job), multirun=multirun)
+                # Group files (energy backends...) are looked up where this job's are.
+                with searching(sources_of(job)):
+                    self.check(task_config(job), multirun=multirun)
             except UserError as err:
                 where = ""
                 if multirun and len(jobs) > 1:
@@ -146,7 +155,8 @@ class Preflight(Callback):
                 fail(where + str(err))
         if self.prepare is not None:
             try:
-                self.prepare(task_config(jobs[0]), multirun=multirun)
+                with searching(sources_of(jobs[0])):
+                    self.prepare(task_config(jobs[0]), multirun=multirun)
             except UserError as err:
                 fail(str(err))
 

@@ -1,6 +1,7 @@
 """Typed settings of `python -m green_ai.infer` (thesis chapter 4) and of its groups.
 
-Field names are the YAML keys of conf/infer.yaml, conf/model/*.yaml and conf/batching/*.yaml;
+Field names are the YAML keys of conf/infer.yaml and conf/model/*.yaml (conf/batching/*.yaml
+name a policy class and its arguments);
 `__post_init__` checks what a type cannot say. Checks that need the model zoo or the request
 stream (an image size the model cannot take) are made by `green_ai.inference.settings`.
 """
@@ -8,6 +9,7 @@ stream (an image size the model cannot take) are made by `green_ai.inference.set
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from omegaconf import MISSING
 
@@ -19,7 +21,6 @@ from green_ai.errors import UserError
 MODES = ("run", "profile", "simulate", "recommend")
 WARMUP_MODES = ("steady", "fixed")
 STATISTICS = ("p99", "max")
-POLICIES = ("fixed", "greedy", "timeout")
 
 
 @dataclass
@@ -102,27 +103,15 @@ class ModelConfig:
 
 
 @dataclass
-class BatchingConfig:
-    """The `batching` group (thesis §4.3.1): `fixed` (batch_size), `greedy` (everything waiting,
-    at most max_batch) or `timeout` (batch_size, or what waits after max_delay_s)."""
-
-    policy: str = MISSING
-    batch_size: int | None = None
-    max_batch: int | None = None
-    max_delay_s: float | None = None
-
-    def __post_init__(self) -> None:
-        require_choice("batching.policy", self.policy, POLICIES)
-
-
-@dataclass
 class InferConfig:
     """`python -m green_ai.infer`: one configuration of the batching study per Hydra job."""
 
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     energy: EnergyConfig = MISSING
     model: ModelConfig = MISSING
-    batching: BatchingConfig = MISSING
+    # The `batching` group (thesis §4.3.1): `_target_` names the policy class (or a factory),
+    # the other keys are its arguments; conf/batching/*.yaml are the policies.
+    batching: dict[str, Any] = MISSING
     mode: str = "run"
     frequency: float = 16.0
     arrivals: str = "constant"
@@ -143,3 +132,8 @@ class InferConfig:
         require_int("image_size", self.image_size, minimum=1)
         if self.cpu_threads is not None:
             require_int("cpu_threads", self.cpu_threads, minimum=1)
+        if not isinstance(self.batching.get("_target_"), str):
+            raise UserError(
+                "batching names no _target_ (the policy class); choose a file of "
+                "conf/batching, e.g. batching=fixed"
+            )

@@ -6,12 +6,14 @@
     metrics = measurement_metrics(w.measurement)  # absent energy stays absent, never 0
     meter.close()
 
-See docs/architecture.md ("The energy meter API") for the contract.
+See docs/architecture.md ("The energy meter API") for the contract. The backends are the files
+of the `energy` config group (conf/energy/*.yaml): each names the factory that opens it
+(green_ai/energy/factories.py); docs/extending.md adds one.
 """
 
 from __future__ import annotations
 
-from green_ai.config.energy import BACKENDS, EnergyConfig
+from green_ai.config.energy import EnergyConfig, energy_backends
 from green_ai.energy._backend import CPU, DRAM, GPU, PARTS, Backend, Reading, SensorError
 from green_ai.energy._build import build_meter
 from green_ai.energy._carbon import co2_g, grid_intensity, grid_regions
@@ -28,7 +30,6 @@ from green_ai.energy._measurement import (
 from green_ai.energy._meter import EnergyMeter, Window
 
 __all__ = [
-    "BACKENDS",
     "CPU",
     "DRAM",
     "ESTIMATED",
@@ -46,6 +47,7 @@ __all__ = [
     "SensorError",
     "Window",
     "build_meter",
+    "energy_backends",
     "co2_g",
     "grid_intensity",
     "grid_regions",

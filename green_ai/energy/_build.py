@@ -1,21 +1,19 @@
-"""`build_meter`: open the backends the `energy` settings ask for (`auto`: all that work here)."""
+"""`build_meter`: open the backends the `energy` settings name, each through the factory its
+file in the `energy` config group declares (conf/energy/*.yaml, or the search path's)."""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import torch
 
-from green_ai.config.energy import EnergyConfig
+from green_ai.config.energy import EnergyConfig, energy_backends
 from green_ai.energy._backend import Backend
 from green_ai.energy._meter import EnergyMeter
-from green_ai.energy._nvml import open_nvml
-from green_ai.energy._rapl import RaplBackend
-from green_ai.energy._simple import EstimateBackend, NoneBackend
 from green_ai.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -79,54 +77,53 @@ def _settings(values: Mapping[str, Any]) -> EnergyConfig:
 def _choose(
     cfg: EnergyConfig, device: torch.device | None, cpu_time: Callable[[], float]
 ) -> tuple[list[Backend], dict[str, str]]:
-    """The backends to open, and for `auto` the ones it skipped with the reason."""
+    """The backends to open, and what a choosing backend (`auto`) skipped with the reason."""
     names = cfg.meters
-    if names == ["auto"]:
-        return _auto(cfg, device, cpu_time)
-    if names == ["none"]:
-        return [NoneBackend()], {}
-    opened: list[Backend] = []
+    opened = Opened([], {})
     for name in names:
         try:
-            opened.append(_open(name, cfg, device, cpu_time))
+            one = open_backend(name, cfg, device, cpu_time)
         except UserError as exc:
-            for backend in opened:
+            for backend in opened.backends:
                 backend.close()
             label = f"energy={name}" if len(names) == 1 else f"energy.backends: {name}"
             raise UserError(f"{label}: {exc}; {_FALLBACK_HINT}") from exc
-    return opened, {}
+        opened.backends += one.backends
+        opened.skipped.update(one.skipped)
+    return opened.backends, opened.skipped
 
 
-def _open(
+@dataclass
+class Opened:
+    """What a factory opened; a choosing factory also says what it skipped and why."""
+
+    backends: list[Backend]
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+def open_backend(
     name: str, cfg: EnergyConfig, device: torch.device | None, cpu_time: Callable[[], float]
-) -> Backend:
-    if name == "nvml":
-        return open_nvml(devices=cfg.devices, device=device, use_counter=cfg.counter)
-    if name == "rapl":
-        return RaplBackend(cfg.powercap_root)
-    if name == "estimate":
-        return EstimateBackend(cfg.watts_per_core, cpu_time)
-    raise ValueError(f"not a meter: {name}")  # EnergyConfig admits no other name
+) -> Opened:
+    """Open the backend that `conf/energy/<name>.yaml` (or the search path's) declares: its
+    `factory` node instantiated and called with the settings, device and CPU-time source."""
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate
 
-
-def _auto(
-    cfg: EnergyConfig, device: torch.device | None, cpu_time: Callable[[], float]
-) -> tuple[list[Backend], dict[str, str]]:
-    """Every meter that works: NVML when a GPU is measured, RAPL when readable; the estimate
-    only when neither does (it would count the CPU a second time next to RAPL)."""
-    found: list[Backend] = []
-    skipped: dict[str, str] = {}
-    if device is None or device.type == "cuda" or cfg.devices is not None:
-        try:
-            found.append(_open("nvml", cfg, device, cpu_time))
-        except UserError as exc:
-            skipped["nvml"] = str(exc)
-    else:
-        skipped["nvml"] = f"the device measured is {device.type}, not a GPU"
+    node = energy_backends()[name]  # EnergyConfig admits only these names
     try:
-        found.append(_open("rapl", cfg, device, cpu_time))
-    except UserError as exc:
-        skipped["rapl"] = str(exc)
-    if not found:
-        found.append(_open("estimate", cfg, device, cpu_time))
-    return found, skipped
+        factory = instantiate(node["factory"], _partial_=True)
+    except InstantiationException as exc:
+        target = node["factory"].get("_target_")
+        raise UserError(
+            f"energy={name}: factory._target_={target} cannot be loaded "
+            f"({str(exc).splitlines()[0]}); name an importable function or Backend class"
+        ) from None
+    made = factory(cfg, device=device, cpu_time=cpu_time)
+    if isinstance(made, Opened):
+        return made
+    if not isinstance(made, Backend):
+        raise UserError(
+            f"energy={name}: its factory returned {type(made).__name__}, not a "
+            "green_ai.energy.Backend"
+        )
+    return Opened([made])

@@ -13,7 +13,6 @@ costs) and `profiler` (measuring it), `simulator` (virtual-time replay), `recomm
 from __future__ import annotations
 
 from green_ai.inference.batching import (
-    POLICIES,
     BatchingPolicy,
     Decision,
     FixedBatching,
@@ -41,7 +40,6 @@ from green_ai.inference.warmup import WarmupResult, warm_up
 __all__ = [
     "ARRIVALS",
     "MODES",
-    "POLICIES",
     "BatchRecord",
     "BatchingPolicy",
     "Candidate",

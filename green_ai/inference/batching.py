@@ -10,28 +10,34 @@ objects, so a prediction follows exactly the decisions a real run makes.
 - `GreedyBatching`: everything waiting, up to `max_batch` (128 in the thesis, footnote 5).
 - `TimeoutBatching`: like fixed, but a partial batch goes once its oldest request has waited
   `max_delay_s` — the maximum queue delay that thesis §4.6.3 asks for (a dynamic batcher).
+
+The policies are the files of the `batching` config group (conf/batching/*.yaml, and those of
+the search path): `_target_` names the class, the other keys are its arguments. A policy of
+one's own is a class like these (its `name` the name of its file) and such a file; see
+docs/extending.md.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar, Protocol
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, is_dataclass
+from typing import Any, ClassVar, Protocol
 
 from green_ai.config.checks import require_int, require_number
+from green_ai.config.groups import option, options
 from green_ai.errors import UserError
 
 __all__ = [
-    "POLICIES",
     "BatchingPolicy",
     "Decision",
     "FixedBatching",
     "GreedyBatching",
     "TimeoutBatching",
     "make_policy",
+    "policy_from",
     "policy_overrides",
 ]
-
-POLICIES = ("fixed", "greedy", "timeout")
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,9 @@ class Decision:
 
 
 class BatchingPolicy(Protocol):
+    """What the server and the simulator ask; `name` is the name of the policy's file in the
+    `batching` group, so that its arguments select it again (`policy_overrides`)."""
+
     name: ClassVar[str]
 
     @property
@@ -69,6 +78,9 @@ class FixedBatching:
     batch_size: int
     name: ClassVar[str] = "fixed"
 
+    def __post_init__(self) -> None:
+        require_int("batch_size", self.batch_size, minimum=1)
+
     @property
     def max_batch_size(self) -> int:
         return self.batch_size
@@ -93,6 +105,9 @@ class GreedyBatching:
     max_batch: int = 128
     name: ClassVar[str] = "greedy"
 
+    def __post_init__(self) -> None:
+        require_int("batching.max_batch", self.max_batch, minimum=1)
+
     @property
     def max_batch_size(self) -> int:
         return self.max_batch
@@ -113,6 +128,11 @@ class TimeoutBatching:
     batch_size: int
     max_delay_s: float
     name: ClassVar[str] = "timeout"
+
+    def __post_init__(self) -> None:
+        require_int("batch_size", self.batch_size, minimum=1)
+        require_number("batching.max_delay_s", self.max_delay_s, low=0, unit=" seconds")
+        object.__setattr__(self, "max_delay_s", float(self.max_delay_s))
 
     @property
     def max_batch_size(self) -> int:
@@ -136,38 +156,61 @@ class TimeoutBatching:
         return f"timeout-{self.batch_size}-{self.max_delay_s:g}s"
 
 
-def make_policy(
-    policy: str,
-    *,
-    batch_size: int | None = None,
-    max_batch: int = 128,
-    max_delay_s: float = 0.1,
-) -> BatchingPolicy:
-    """The policy named `policy`; bad sizes or delays are a `UserError`."""
-    if policy not in POLICIES:
-        raise UserError(f"batching.policy={policy!r} is unknown; choose one of {POLICIES}")
-    if policy == "greedy":
-        require_int("batching.max_batch", max_batch, minimum=1)
-        return GreedyBatching(max_batch)
-    if batch_size is None:
-        raise UserError(f"batching={policy} needs a batch_size (an integer >= 1)")
-    require_int("batch_size", batch_size, minimum=1)
-    if policy == "fixed":
-        return FixedBatching(batch_size)
-    require_number("batching.max_delay_s", max_delay_s, low=0, unit=" seconds")
-    return TimeoutBatching(batch_size, float(max_delay_s))
+def make_policy(policy: str, **values: Any) -> BatchingPolicy:
+    """The policy of `conf/batching/<policy>.yaml`, with `values` in place of its keys (keys
+    it does not have are ignored); bad sizes or delays are a `UserError`."""
+    node = option("batching", policy)
+    if node is None:
+        raise UserError(
+            f"batching.policy={policy!r} is unknown; choose one of "
+            f"{', '.join(options('batching'))}"
+        )
+    node.update({k: v for k, v in values.items() if k in node})
+    for key, value in node.items():
+        if _interpolated(value):  # such as `batch_size: ${batch_size}`
+            raise UserError(f"batching={policy} needs a {key} (see conf/batching/{policy}.yaml)")
+    return policy_from(node)
+
+
+def policy_from(batching: Mapping[str, Any]) -> BatchingPolicy:
+    """The policy a composed `batching` node describes: `_target_` called with its other keys."""
+    from hydra.utils import get_object
+
+    values = {str(k): v for k, v in batching.items() if k != "_target_"}
+    target = batching.get("_target_")
+    try:
+        make = get_object(str(target))
+    except Exception as exc:  # Hydra's error for a path that does not import
+        raise UserError(
+            f"batching._target_={target} cannot be loaded ({str(exc).splitlines()[0]}); name "
+            "an importable policy class"
+        ) from None
+    try:
+        made = make(**values)
+    except TypeError as exc:
+        raise UserError(f"batching: {target} does not take {sorted(values)} ({exc})") from None
+    if not callable(getattr(made, "decide", None)):
+        raise UserError(f"batching._target_={target} made {made!r}, which has no decide()")
+    return made  # type: ignore[no-any-return]
 
 
 def policy_overrides(policy: BatchingPolicy) -> list[str]:
-    """The command-line overrides of `python -m green_ai.infer` that select `policy`."""
-    if isinstance(policy, GreedyBatching):
-        return ["batching=greedy", f"batching.max_batch={policy.max_batch}"]
-    if isinstance(policy, TimeoutBatching):
-        return [
-            "batching=timeout",
-            f"batch_size={policy.batch_size}",
-            f"batching.max_delay_s={policy.max_delay_s:g}",
-        ]
-    if isinstance(policy, FixedBatching):
-        return ["batching=fixed", f"batch_size={policy.batch_size}"]
-    raise TypeError(f"no overrides for {policy!r}")
+    """The command-line overrides of `python -m green_ai.infer` that select `policy`: its file
+    (`batching=<name>`) and each argument, written as the key that file reads it from (a
+    `${batch_size}` in the file: `batch_size=`; else `batching.<key>=`)."""
+    if not is_dataclass(policy):
+        raise TypeError(f"no overrides for {policy!r}: its arguments are not dataclass fields")
+    node = option("batching", policy.name) or {}
+    out = [f"batching={policy.name}"]
+    for f in fields(policy):
+        value = getattr(policy, f.name)
+        shown = f"{value:g}" if isinstance(value, float) else str(value)
+        source = _interpolated(node.get(f.name))
+        out.append(f"{source or 'batching.' + f.name}={shown}")
+    return out
+
+
+def _interpolated(value: object) -> str | None:
+    """The key that a value such as `${batch_size}` reads, else None."""
+    found = re.fullmatch(r"\$\{([\w.]+)\}", value) if isinstance(value, str) else None
+    return found.group(1) if found else None

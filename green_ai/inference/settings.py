@@ -24,7 +24,7 @@ from green_ai.config.infer import (
 from green_ai.config.store import to_settings
 from green_ai.devices import resolve_device
 from green_ai.energy import grid_intensity
-from green_ai.inference.batching import BatchingPolicy, make_policy
+from green_ai.inference.batching import BatchingPolicy, policy_from
 from green_ai.inference.classifiers import check_image_size
 from green_ai.inference.stream import arrival_offsets
 
@@ -36,6 +36,7 @@ __all__ = [
     "Settings",
     "WarmupSettings",
     "checked_config",
+    "policy_from",
     "settings_from",
 ]
 
@@ -123,17 +124,3 @@ def settings_from(cfg: Any) -> Settings:
         energy=c.energy,
         tracking=c.tracking,
     )
-
-
-def policy_from(batching: Any) -> BatchingPolicy:
-    """The policy a `batching` group describes; each policy reads only its own keys."""
-    policy = batching.policy
-    if policy == "greedy":
-        return make_policy(policy, max_batch=batching.max_batch)
-    if policy == "timeout":
-        return make_policy(
-            policy, batch_size=batching.batch_size, max_delay_s=batching.max_delay_s
-        )
-    if policy == "fixed":
-        return make_policy(policy, batch_size=batching.batch_size)
-    return make_policy(policy)  # names the choices

@@ -192,3 +192,43 @@ def test_a_composed_mapping_is_accepted_until_callers_pass_settings(clock: FakeC
         build(OmegaConf.create({"colour": "green"}), "cpu", clock)
     with pytest.raises(UserError, match="energy.interval_s=0"):
         build(OmegaConf.create({"interval_s": 0}), "cpu", clock)
+
+
+def test_a_backend_of_ones_own_opens_through_its_files_factory(
+    clock: FakeClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from green_ai.config.groups import CONF, searching
+
+    (tmp_path / "lab_plug.py").write_text(
+        "from green_ai.energy import Backend, Reading\n"
+        "class Plug(Backend):\n"
+        "    name = 'plug'\n"
+        "    kind = 'measured'\n"
+        "    def __init__(self, settings, *, device, cpu_time, joules_per_s):\n"
+        "        self.device_names, self.rate, self.reads = ['wall'], joules_per_s, 0\n"
+        "    def read(self):\n"
+        "        self.reads += 1\n"
+        "        return Reading(energy_j={'wall': self.rate * self.reads})\n"
+        "    def part(self, device):\n"
+        "        return 'gpu'\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "energy").mkdir()
+    (tmp_path / "energy" / "plug.yaml").write_text(
+        "backend: plug\nfactory: {_target_: lab_plug.Plug, joules_per_s: 3.0}\nparts: [gpu]\n"
+    )
+    cpu = iter(range(100))
+    with searching((f"file://{CONF}", f"file://{tmp_path}")):
+        meter = build_meter(
+            EnergyConfig(backends=["plug", "estimate"], watts_per_core=1.0, idle_s=0),
+            "cpu",
+            clock=clock,
+            cpu_time=lambda: float(next(cpu)),
+            threaded=False,
+        )
+    assert meter.backend == "plug+estimate"
+    with meter.window("w") as window:
+        pass
+    m = window.measurement
+    assert m is not None and m.energy_j == 3.0 + 1.0  # one read apart: 3 J/read + 1 s x 1 W
+    assert m.parts_j == {"gpu": 3.0, "cpu": 1.0}

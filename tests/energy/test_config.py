@@ -12,10 +12,12 @@ from hydra.core.config_store import ConfigStore
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, OmegaConf
 
-from green_ai.config.energy import BACKENDS, EnergyConfig
+from green_ai.config.energy import EnergyConfig, energy_backends
 from green_ai.errors import UserError
 
 from .fakes import CONF
+
+BACKENDS = sorted(p.stem for p in (CONF / "energy").glob("*.yaml"))
 
 
 @pytest.fixture(autouse=True)
@@ -34,7 +36,7 @@ def composed(config: str, *overrides: str) -> DictConfig:
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"backend": "smi"}, "energy.backend='smi' is not one of auto, nvml"),
+        ({"backend": "smi"}, "energy.backend='smi' is not one of auto, estimate, none, nvml"),
         ({"interval_s": 0}, "energy.interval_s=0 must be a number > 0 s"),
         ({"idle_s": -1}, "energy.idle_s=-1 must be a number >= 0 s"),
         ({"watts_per_core": "many"}, "energy.watts_per_core='many' must be a number"),
@@ -63,16 +65,41 @@ def test_good_values_are_normalised() -> None:
 
 
 @pytest.mark.parametrize("name", BACKENDS)
-def test_each_group_file_sets_only_its_backend(name: str) -> None:
+def test_each_group_file_sets_only_its_backend_and_declares_it(name: str) -> None:
     raw = OmegaConf.load(CONF / "energy" / f"{name}.yaml")
-    assert set(raw) == {"defaults", "backend"}  # the defaults live once, in the dataclass
+    # The defaults live once, in the dataclass; a file names and declares its backend.
+    assert set(raw) == {"defaults", "backend", "factory", "parts"}
     assert list(raw.defaults) == ["base_energy", "_self_"]
+    assert raw.backend == name
     energy = composed("config", f"energy={name}").energy
-    assert asdict(EnergyConfig(**energy)) == {**asdict(EnergyConfig()), "backend": name}
+    declared = {"backend": name, "factory": OmegaConf.to_container(raw.factory)}
+    declared["parts"] = OmegaConf.to_container(raw.parts) if raw.parts is not None else None
+    assert asdict(EnergyConfig(**energy)) == {**asdict(EnergyConfig()), **declared}
 
 
-def test_group_options_are_the_backends() -> None:
-    assert sorted(p.stem for p in (CONF / "energy").glob("*.yaml")) == sorted(BACKENDS)
+def test_the_backends_are_the_group_files_and_nothing_else() -> None:
+    assert sorted(energy_backends()) == BACKENDS == ["auto", "estimate", "none", "nvml", "rapl"]
+    import green_ai.config.energy as module
+
+    assert not [v for v in vars(module).values() if isinstance(v, tuple) and "nvml" in v]
+
+
+def test_a_backend_of_ones_own_is_a_file_in_the_search_path(tmp_path: Any) -> None:
+    (tmp_path / "energy").mkdir()
+    (tmp_path / "energy" / "plug.yaml").write_text(
+        "defaults: [base_energy, _self_]\nbackend: plug\n"
+        "factory: {_target_: lab.plug.open, host: 10.0.0.5}\nparts: [gpu]\n"
+    )
+    cfg = composed("config", "energy=plug", f"hydra.searchpath=[file://{tmp_path}]").energy
+    assert cfg.backend == "plug" and cfg.factory.host == "10.0.0.5"
+    from green_ai.config.groups import searching
+
+    with searching((f"file://{CONF}", f"file://{tmp_path}")):
+        assert EnergyConfig(backends=["plug", "rapl"]).meters == ["plug", "rapl"]
+        with pytest.raises(UserError, match=r"\[plug,nvml\] would count the GPU twice"):
+            EnergyConfig(backends=["plug", "nvml"])
+    with pytest.raises(UserError, match="'plug' is not one of"):  # not without the search path
+        EnergyConfig(backend="plug")
 
 
 def test_defaults_are_the_thesis_settings() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -139,3 +141,48 @@ def test_verify_rejects_broken_traces() -> None:
 def test_bad_policies_are_user_errors(policy: str, kwargs: dict, message: str) -> None:
     with pytest.raises(UserError, match=message):
         make_policy(policy, **kwargs)
+
+
+def test_the_policies_are_the_group_files_each_naming_its_class() -> None:
+    from green_ai.config.groups import CONF
+
+    files = sorted(p.stem for p in (CONF / "batching").glob("*.yaml"))
+    made = {name: make_policy(name, batch_size=8) for name in files}
+    classes = {FixedBatching: "fixed", GreedyBatching: "greedy", TimeoutBatching: "timeout"}
+    assert {type(p) for p in made.values()} == set(classes)
+    for name, policy in made.items():
+        assert name.startswith(classes[type(policy)]) and policy.name == classes[type(policy)]
+    assert make_policy("fixed_16") == FixedBatching(16)  # extends fixed, with its own size
+
+
+def test_a_policy_of_ones_own_is_a_class_and_a_file_in_the_search_path(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from green_ai.config.groups import CONF, searching
+    from green_ai.inference.batching import policy_overrides
+
+    (tmp_path / "lab_policy.py").write_text(
+        "from dataclasses import dataclass\n"
+        "from typing import ClassVar\n"
+        "from green_ai.inference.batching import Decision\n"
+        "@dataclass(frozen=True)\n"
+        "class Pairs:\n"
+        "    size: int = 2\n"
+        "    name: ClassVar[str] = 'pairs'\n"
+        "    max_batch_size = property(lambda self: self.size)\n"
+        "    def decide(self, *, waiting, oldest_arrival, now, more_coming):\n"
+        "        return Decision(self.size if waiting >= self.size else 0)\n"
+        "    def describe(self):\n"
+        "        return f'pairs-{self.size}'\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "batching").mkdir()
+    (tmp_path / "batching" / "pairs.yaml").write_text("_target_: lab_policy.Pairs\nsize: 2\n")
+    with searching((f"file://{CONF}", f"file://{tmp_path}")):
+        policy = make_policy("pairs", size=4)
+        assert policy.describe() == "pairs-4"
+        assert policy_overrides(policy) == ["batching=pairs", "batching.size=4"]
+        trace = serve(np.zeros(8), policy, VirtualExecutor(PROFILE))
+        assert [b.size for b in trace.batches] == [4, 4]
+    with pytest.raises(UserError, match="'pairs' is unknown; choose one of fixed, fixed_128"):
+        make_policy("pairs")
