@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -202,17 +203,7 @@ def _factorial(table: _Table, rows: pd.Index, factors: Sequence[str]) -> _Parts:
     required = ("dataset", *named, "energy_j", "accuracy") if factors else FACTORIAL_REQUIRED
     table.require(list(dict.fromkeys(required)), rows, "factorial")
     cols = table.frame.columns
-    # The layer counts where the file has them (required unless other factors are named).
-    layers = {}
-    for k in ("conv", "linear"):
-        optional = k not in named
-        layers[k] = table.count(k, rows, allow_empty=optional) if k in cols else np.nan
-    if "relu" in cols:
-        optional = "relu" not in named
-        relu = table.choice("relu", rows, ("0", "1"), allow_empty=optional)
-        layers["relu"] = relu.replace("", np.nan).astype(float)
-    else:
-        layers["relu"] = np.nan
+    layers = _layer_counts(table, rows, named)
     f = pd.DataFrame(
         {
             "dataset": table.text("dataset", rows),
@@ -258,6 +249,22 @@ def _factorial(table: _Table, rows: pd.Index, factors: Sequence[str]) -> _Parts:
     ).reindex(columns=REP_COLUMNS)
     extra = [k for k in others if k not in STUDY_COLUMNS]
     return studies.reindex(columns=[*STUDY_COLUMNS, *extra]), rounds, reps
+
+
+def _layer_counts(table: _Table, rows: pd.Index, named: Sequence[str]) -> dict[str, Any]:
+    """The layer counts where the file has them (required unless other factors are named)."""
+    cols = table.frame.columns
+    layers: dict[str, Any] = {}
+    for k in ("conv", "linear"):
+        optional = k not in named
+        layers[k] = table.count(k, rows, allow_empty=optional) if k in cols else np.nan
+    if "relu" in cols:
+        optional = "relu" not in named
+        relu = table.choice("relu", rows, ("0", "1"), allow_empty=optional)
+        layers["relu"] = relu.replace("", np.nan).astype(float)
+    else:
+        layers["relu"] = np.nan
+    return layers
 
 
 def _cell_name(cell: dict[str, object]) -> str:

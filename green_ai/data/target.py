@@ -80,22 +80,9 @@ def load_target_dataset(
     """
     if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
         raise UserError(f"dataset.loader.num_workers={num_workers!r} must be an integer >= 0")
-    function = _locate(target)
-    takes_seed = _check_arguments(target, function, kwargs)
-    arguments = dict(kwargs)
-    if takes_seed and "seed" not in arguments:
-        arguments["seed"] = seed
-    train, test, num_classes = _check_return(target, function(**arguments))
+    train, test, num_classes = _call(target, kwargs, seed)
     shapes = (_first_shape(train), _first_shape(test))
     one_shape = shapes[0] == shapes[1]
-    if isinstance(train, tuple) and isinstance(test, tuple) and not one_shape:
-        raise UserError(
-            f"dataset._target_={target} returned train inputs of shape {shapes[0]} but "
-            f"test inputs of shape {shapes[1]}; expected one input shape for both"
-        )
-    for split, value in (("train", train), ("test", test)):
-        if isinstance(value, tuple):
-            _check_labels(target, split, value[1], num_classes)
     stream = StreamSettings(name, device, num_workers, pin_memory)
     if in_memory is False:
         return stream.build(_as_dataset(train), _as_dataset(test), num_classes)
@@ -132,6 +119,26 @@ def load_target_dataset(
         tensors.extend(copied)
     train_x, train_y, test_x, test_y = tensors
     return DeviceData(name, train_x, train_y, test_x, test_y, num_classes)
+
+
+def _call(target: str, kwargs: Mapping[str, Any], seed: int) -> tuple[Split, Split, int]:
+    """Call the user's function (with `seed` where it names one) and check what it returned:
+    tensor pairs of one input shape whose labels are classes."""
+    function = _locate(target)
+    arguments = dict(kwargs)
+    if _check_arguments(target, function, kwargs) and "seed" not in arguments:
+        arguments["seed"] = seed
+    train, test, num_classes = _check_return(target, function(**arguments))
+    shapes = (_first_shape(train), _first_shape(test))
+    if isinstance(train, tuple) and isinstance(test, tuple) and shapes[0] != shapes[1]:
+        raise UserError(
+            f"dataset._target_={target} returned train inputs of shape {shapes[0]} but "
+            f"test inputs of shape {shapes[1]}; expected one input shape for both"
+        )
+    for split, value in (("train", train), ("test", test)):
+        if isinstance(value, tuple):
+            _check_labels(target, split, value[1], num_classes)
+    return train, test, num_classes
 
 
 def memory_budget(device: torch.device) -> tuple[int, str]:

@@ -64,24 +64,7 @@ def warm_up(
     )
     rng_devices = [device] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=rng_devices):
-        model = make_model().to(device)
-        seed = 0
-        while True:
-            # A diverged warm-up ran the kernels all the same; its weights are thrown away.
-            with contextlib.suppress(DivergedError):
-                train_repetition(
-                    model,
-                    shapes,
-                    {},
-                    epochs=1,
-                    batch_size=batch_size,
-                    seed=seed,
-                    eval_every_epoch=False,
-                )
-            seed += 1
-            if time.perf_counter() - started >= seconds:
-                break
-        del model
+        _train_until(make_model().to(device), shapes, batch_size, started + seconds)
         # Each epoch trains on a shuffled copy of the whole training set: make the
         # allocator hold blocks of that size now, not in the first measured epoch.
         order = torch.randperm(len(data.train_x), device=device)
@@ -90,6 +73,26 @@ def warm_up(
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     return time.perf_counter() - started
+
+
+def _train_until(model: nn.Module, shapes: DeviceData, batch_size: int, until: float) -> None:
+    """One untimed epoch over `shapes`, then more until the clock reaches `until`."""
+    seed = 0
+    while True:
+        # A diverged warm-up ran the kernels all the same; its weights are thrown away.
+        with contextlib.suppress(DivergedError):
+            train_repetition(
+                model,
+                shapes,
+                {},
+                epochs=1,
+                batch_size=batch_size,
+                seed=seed,
+                eval_every_epoch=False,
+            )
+        seed += 1
+        if time.perf_counter() >= until:
+            return
 
 
 def _train_images(n: int, batch_size: int, steps: int) -> int:
