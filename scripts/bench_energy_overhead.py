@@ -7,6 +7,7 @@ The two conditions alternate in ABBA order in one run; the median of the within-
 is the slowdown (robust to the load of a shared machine drifting during the run).
 
     python scripts/bench_energy_overhead.py [--steps 10] [--repeats 41] [--interval-s 0.01]
+    python scripts/bench_energy_overhead.py --smoke     # a few short pairs
 
 The fake answers in microseconds; a real `nvmlDeviceGetPowerUsage` is a driver call, so
 rerun on a GPU machine with `--real` to measure the real cost.
@@ -88,6 +89,10 @@ def train_epoch(
     return loss.item()
 
 
+# --smoke: a few pairs of short blocks.
+SMOKE = {"steps": 2, "repeats": 4}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=10, help="batches per timed block")
@@ -96,7 +101,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--interval-s", type=float, default=0.01)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--real", action="store_true", help="use the installed pynvml and GPU 0")
+    parser.add_argument("--smoke", action="store_true", help="tiny settings: checks it runs")
     args = parser.parse_args(argv)
+    if args.smoke:  # explicit arguments still win over the smoke settings
+        parser.set_defaults(**SMOKE)
+        args = parser.parse_args(argv)
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)

@@ -3,6 +3,7 @@ bare loop, interleaved in one process on the same device.
 
     git archive <commit> green_ai | tar -x -C /tmp/old      # the loop to compare against
     python scripts/bench_loop_versions.py --old /tmp/old --device cuda
+    python scripts/bench_loop_versions.py --smoke    # this checkout's loop against itself, tiny
 
 Each round runs the three loops once (SimpleCNN conv=2 linear=3, Adam, random 1×28×28 images,
 no evaluation); the first round warms up and is not counted. Prints images/s per round and the
@@ -24,7 +25,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 from green_ai.data import DeviceData  # noqa: E402
 from green_ai.nets import build_net  # noqa: E402
@@ -34,7 +36,7 @@ from green_ai.training import train_repetition  # noqa: E402
 def load_old_loop(root: Path) -> Callable[..., object]:
     path = root / "green_ai" / "training" / "loop.py"
     if not path.is_file():
-        sys.exit(f"bench_loop_versions: {path} not found; export a commit's green_ai into --old")
+        sys.exit(f"error: {path} not found; export a commit's green_ai into --old (see --help)")
     spec = importlib.util.spec_from_file_location("old_training_loop", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -43,17 +45,25 @@ def load_old_loop(root: Path) -> Callable[..., object]:
     return module.train_repetition  # type: ignore[no-any-return]
 
 
-def main() -> None:
+# --smoke: one counted round on a few batches, on the CPU, this checkout against itself.
+SMOKE = {"old": ROOT, "device": "cpu", "images": 128, "epochs": 1, "batch_size": 32, "rounds": 1}
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--old", type=Path, required=True, help="folder holding the other green_ai"
-    )
+    parser.add_argument("--old", type=Path, help="folder holding the other green_ai (required)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--images", type=int, default=60_000)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--rounds", type=int, default=5)
-    args = parser.parse_args()
+    parser.add_argument("--smoke", action="store_true", help="tiny settings: checks it runs")
+    args = parser.parse_args(argv)
+    if args.smoke:  # explicit arguments still win over the smoke settings
+        parser.set_defaults(**SMOKE)
+        args = parser.parse_args(argv)
+    if args.old is None:
+        sys.exit("error: --old is required: export a commit's green_ai into a folder (see --help)")
     old_repetition = load_old_loop(args.old)
     device = torch.device(args.device)
     images, epochs, batch = args.images, args.epochs, args.batch_size

@@ -1,4 +1,4 @@
-"""Pruning as an energy lever (issue 14): joules to reach the same best accuracy, with and
+"""Pruning as an energy lever: joules to reach the same best accuracy, with and
 without each of Optuna's pruners.
 
 For every seed, the same study (random search, so every pruner sees the same hyperparameters
@@ -10,6 +10,7 @@ ratio to the unpruned study of the same seed: ratios measured in one run.
 
     python scripts/bench_pruning.py                        # 3 seeds × 4 pruners
     python scripts/bench_pruning.py --seeds 0 --rounds 8 --epochs 3
+    python scripts/bench_pruning.py --smoke                # one seed, a few tiny rounds
 
 Energy is `energy=estimate` (CPU time × watts per core; no sensor on the build machine), so
 the joules are proportional to the CPU time each study used.
@@ -18,6 +19,7 @@ the joules are proportional to the CPU time each study used.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
@@ -124,7 +126,11 @@ def ratio(value: float | None, base: float | None) -> str:
     return f"{value / base:.2f}"
 
 
-def main() -> None:
+# --smoke: every pruner on one seed, two tiny rounds (too few for any of them to prune).
+SMOKE = {"seeds": [0], "rounds": 2, "epochs": 1, "repetitions": 1, "samples": 64}
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--rounds", type=int, default=16)
@@ -133,7 +139,11 @@ def main() -> None:
     # Few images: accuracies spread out instead of every good round reaching 100%.
     parser.add_argument("--samples", type=int, default=512)
     parser.add_argument("--conv", type=int, default=1)
-    args = parser.parse_args()
+    parser.add_argument("--smoke", action="store_true", help="tiny settings: checks it runs")
+    args = parser.parse_args(argv)
+    if args.smoke:  # explicit arguments still win over the smoke settings
+        parser.set_defaults(**SMOKE)
+        args = parser.parse_args(argv)
     register_configs()
     import torch
 
@@ -145,7 +155,9 @@ def main() -> None:
     )
     rows: list[tuple[Result, float | None, float | None]] = []
     same = True
-    with tempfile.TemporaryDirectory(prefix="bench_pruning_") as tmp:
+    # MLflow puts a SQLite store's artifacts under ./mlruns: the working directory is the
+    # throw-away folder too, so the caller's stays clean.
+    with tempfile.TemporaryDirectory(prefix="bench_pruning_") as tmp, contextlib.chdir(tmp):
         store = Path(tmp)
         storage = f"sqlite:///{store}/studies.db"
         for seed in args.seeds:

@@ -1,4 +1,4 @@
-"""Benchmark the search strategies on standard test functions (issue 4, thesis §3.6.1).
+"""Benchmark the search strategies on standard test functions (thesis §3.6.1).
 
 For every test function, strategy and seed one study of ``max(budgets)`` trials is run; the best
 value after the first 27 and 64 trials is the best value at those budgets (no strategy knows the
@@ -11,6 +11,7 @@ the strategies taking turns so that each ratio to Optuna's GP is measured under 
     python scripts/bench_samplers.py                       # the full run (long on 2 cores)
     python scripts/bench_samplers.py --seeds 2 --budgets 27 --functions hartmann3 --no-timing
     python scripts/bench_samplers.py --no-search --strategies gp_pi gp   # timing only
+    python scripts/bench_samplers.py --smoke     # both tables, one seed, two GP rounds each
 
 Strategies are built by the same factories as ``search=...`` with the configs' defaults.
 """
@@ -206,7 +207,19 @@ def seconds_per_suggestion(
     return {s: statistics.median(t) for s, t in times.items()}
 
 
-def main() -> None:
+# --smoke: one function and one space, 12 trials: the 10 random start-up trials and two
+# suggestions of each model-based strategy.
+SMOKE = {
+    "seeds": 1,
+    "budgets": [12],
+    "functions": ["hartmann3"],
+    "timing_trials": [12],
+    "timing_spaces": ["adam3"],
+    "timing_repeats": 1,
+}
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--budgets", type=int, nargs="+", default=[27, 64])
@@ -222,7 +235,11 @@ def main() -> None:
         "--xi", type=float, nargs="+", default=None, help="GP-PI's margin ξ (several: a schedule)"
     )
     parser.add_argument("--json", help="also write the raw results to this file")
-    args = parser.parse_args()
+    parser.add_argument("--smoke", action="store_true", help="tiny settings: checks it runs")
+    args = parser.parse_args(argv)
+    if args.smoke:  # explicit arguments still win over the smoke settings
+        parser.set_defaults(**SMOKE)
+        args = parser.parse_args(argv)
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     raw: dict[str, object] = {"args": vars(args)}

@@ -2,6 +2,7 @@
 
     python scripts/bench_simulator.py                   # shufflenet_v2_x1_0, 64 px, 1 CPU thread
     python scripts/bench_simulator.py --model alexnet --image-size 96 --requests 1024
+    python scripts/bench_simulator.py --smoke            # the same steps on a few dozen requests
 
 Works in `--rounds` rounds. Each round measures the model's profile (`mode=profile`), then
 serves the stream for real once per frequency × batching policy (`mode=run`, into a throw-away
@@ -19,22 +20,28 @@ Results: docs/bench-inference.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import platform
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
-from omegaconf import DictConfig
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
-from green_ai.inference import Profile, run_inference
+from hydra import compose, initialize_config_dir  # noqa: E402
+from hydra.core.global_hydra import GlobalHydra  # noqa: E402
+from omegaconf import DictConfig  # noqa: E402
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
+from green_ai.config.store import register_configs  # noqa: E402
+from green_ai.inference import Profile, run_inference  # noqa: E402
+
+CONF = ROOT / "conf"
 POLICIES = {
     "fixed-8": ["batching=fixed", "batch_size=8"],
     "fixed-32": ["batching=fixed", "batch_size=32"],
@@ -67,7 +74,26 @@ def _pct(value: float | None, signed: bool = True) -> str:
     return f"{value:+.1%}" if signed else f"{value:.1%}"
 
 
-def main() -> None:
+# --smoke: every step above, one round, on the least that still forms batches of each policy.
+SMOKE = {
+    "rounds": 1,
+    "image_size": 32,
+    "requests": 24,
+    "frequencies": "64,near",
+    "sizes": "1,2,4,8",
+    "profile_time": 0.02,
+    "pauses": "0.02",
+    "overrides": [
+        "profile.min_repeats=2",
+        "profile.idle_s=0.1",
+        "profile.wakeups=10",
+        "warmup.min_batches=2",
+        "warmup.max_batches=4",
+    ],
+}
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--model", default="shufflenet_v2_x1_0")
     parser.add_argument("--image-size", type=int, default=64)
@@ -79,10 +105,26 @@ def main() -> None:
     parser.add_argument("--energy", default="estimate")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (CPU)")
-    args = parser.parse_args()
+    parser.add_argument("--profile-time", type=float, default=0.5, help="profile.min_time_s")
+    parser.add_argument("--pauses", default="0.02,0.2,1.0,2.0", help="profile.pauses_s")
+    parser.add_argument("--smoke", action="store_true", help="tiny settings: checks it runs")
+    parser.add_argument("overrides", nargs="*", help="more key=value settings of infer")
+    args = parser.parse_args(argv)
+    if args.smoke:  # explicit arguments still win over the smoke settings
+        parser.set_defaults(**SMOKE)
+        args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    register_configs()  # conf/infer.yaml names the typed schemas
+    # MLflow puts a SQLite store's artifacts under ./mlruns: the working directory is the
+    # throw-away folder too, so the caller's stays clean.
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-inference-") as work,
+        contextlib.chdir(work),
+    ):
+        _measure(args, Path(work))
 
-    work = Path(tempfile.mkdtemp(prefix="bench-inference-"))
+
+def _measure(args: argparse.Namespace, work: Path) -> None:
     base = [
         f"model.name={args.model}",
         f"image_size={args.image_size}",
@@ -91,9 +133,11 @@ def main() -> None:
         f"device={args.device}",
         f"cpu_threads={args.threads}",
         f"profile.batch_sizes=[{args.sizes}]",
-        "profile.min_time_s=0.5",
-        "profile.pauses_s=[0.02,0.2,1.0,2.0]",  # the longest gap here: fixed-32 at 16/s
+        f"profile.min_time_s={args.profile_time}",
+        # The longest gap of the default runs is fixed-32's at 16/s: 2 s covers it.
+        f"profile.pauses_s=[{args.pauses}]",
         f"tracking.uri=sqlite:///{work}/mlflow.db",
+        *args.overrides,
     ]
     started = time.perf_counter()
     frequencies: list[str] = []
@@ -163,6 +207,21 @@ def _report(
                 if (kind, m) in worst
             )
         )
+    print(
+        "\none prediction against its own run, |error| at the median / 75th percentile / largest:"
+    )
+    single: dict[str, dict[str, list[float]]] = {}
+    for (_, name), pairs in results.items():
+        for metric in METRICS:
+            single.setdefault(name.split("-")[0], {}).setdefault(metric, []).extend(
+                abs(e)
+                for r, p in pairs
+                if (e := _relative(p.get(metric), r.get(metric))) is not None
+            )
+    for kind, by_metric in single.items():
+        runs = max(len(v) for v in by_metric.values())
+        cells = [f"{label} {_quartiles(by_metric[m])}" for m, label in METRICS.items()]
+        print(f"  {kind:8s} {runs:>3} runs: " + ", ".join(cells))
     print("\nreal / predicted, each round:")
     for (frequency, name), pairs in results.items():
         cells = []
@@ -178,6 +237,14 @@ def _spread(values: list[float]) -> float | None:
     if len(values) < 2 or statistics.mean(values) == 0:
         return None
     return (max(values) - min(values)) / statistics.mean(values)
+
+
+def _quartiles(values: list[float]) -> str:
+    """Median, 75th percentile and largest of `values`, as percentages."""
+    if not values:
+        return "n/a"
+    q3 = statistics.quantiles(values, n=4, method="inclusive")[2] if len(values) > 1 else values[0]
+    return f"{statistics.median(values):.1%} / {q3:.1%} / {max(values):.1%}"
 
 
 def _g(value: float | None) -> str:

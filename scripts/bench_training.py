@@ -13,6 +13,7 @@ per-epoch test accuracy can be logged). Prints images/s of each (median over rep
 the ratios. Goal: framework within 10% of bare, and faster than tutorial.
 
     python scripts/bench_training.py [--images 4096] [--epochs 2] [--repeats 3]
+    python scripts/bench_training.py --smoke     # every loop once on a few batches
 """
 
 from __future__ import annotations
@@ -65,7 +66,11 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def main() -> None:
+# --smoke: every loop timed once on a few batches, one thread, on the CPU.
+SMOKE = {"images": 256, "epochs": 1, "repeats": 1, "device": "cpu", "threads": 1}
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=4096)
     parser.add_argument("--epochs", type=int, default=2)
@@ -74,7 +79,11 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--conv", type=int, default=1, help="SimpleCNN conv blocks")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
-    args = parser.parse_args()
+    parser.add_argument("--smoke", action="store_true", help="tiny settings: checks it runs")
+    args = parser.parse_args(argv)
+    if args.smoke:  # explicit arguments still win over the smoke settings
+        parser.set_defaults(**SMOKE)
+        args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)

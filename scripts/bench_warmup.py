@@ -9,6 +9,7 @@ mode, the median over trials of repetition 1 / repetition 2 (goal: within a few 
 1.0 when warm) and of repetition 3 / repetition 2 (the noise floor), and what the warm-up cost.
 
     python scripts/bench_warmup.py [--trials 5] [--images 4096] [--conv 2] [--device auto]
+    python scripts/bench_warmup.py --smoke --energy   # one fresh process per mode, a few batches
 """
 
 from __future__ import annotations
@@ -107,7 +108,20 @@ def summarise(mode: str, trials: list[dict[str, Any]], key: str, unit: str) -> N
     )
 
 
-def main() -> None:
+# --smoke: one trial per mode on a few batches, one thread, on the CPU.
+SMOKE = {
+    "trials": 1,
+    "images": 128,
+    "test_images": 32,
+    "batch_size": 64,
+    "conv": 1,
+    "steps": 2,
+    "device": "cpu",
+    "threads": 1,
+}
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=5, help="fresh processes per mode")
     parser.add_argument("--images", type=int, default=4096)
@@ -120,14 +134,18 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     parser.add_argument("--energy", action="store_true", help="meter each repetition too")
     parser.add_argument("--child", choices=["cold", "warm"], help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    parser.add_argument("--smoke", action="store_true", help="tiny settings: checks it runs")
+    args = parser.parse_args(argv)
+    if args.smoke:  # explicit arguments still win over the smoke settings
+        parser.set_defaults(**SMOKE)
+        args = parser.parse_args(argv)
     if args.child:
         print("@@" + json.dumps(child(args)))
         return
     passed = [
         f"--{key.replace('_', '-')}={value}"
         for key, value in vars(args).items()
-        if key not in ("trials", "child", "energy")
+        if key not in ("trials", "child", "energy", "smoke")
     ] + (["--energy"] if args.energy else [])
     results: dict[str, list[dict[str, Any]]] = {"cold": [], "warm": []}
     for _ in range(args.trials):

@@ -136,17 +136,21 @@ def test_a_present_package_of_the_wrong_version_counts_as_missing(
     assert missing.missing() == ["antlr4-python3-runtime"]
 
 
-def make_wheel(folder: Path, dist: str, version: str, module: str) -> None:
-    """A minimal pure-Python wheel whose module sets MARK = dist."""
-    info = f"{dist}-{version}.dist-info"
-    with zipfile.ZipFile(folder / f"{dist}-{version}-py3-none-any.whl", "w") as whl:
+def make_wheel(
+    folder: Path, dist: str, version: str, module: str, tag: str = "py3-none-any"
+) -> None:
+    """A minimal wheel (pure Python unless `tag` says otherwise) whose module sets
+    MARK = dist."""
+    name = dist.replace("-", "_")
+    info = f"{name}-{version}.dist-info"
+    with zipfile.ZipFile(folder / f"{name}-{version}-{tag}.whl", "w") as whl:
         whl.writestr(f"{module}/__init__.py", f"MARK = {dist!r}\n")
         whl.writestr(
             f"{info}/METADATA", f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n"
         )
         whl.writestr(
             f"{info}/WHEEL",
-            "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+            f"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: {tag}\n",
         )
         whl.writestr(f"{info}/RECORD", f"{module}/__init__.py,,\n{info}/METADATA,,\n")
 
@@ -176,6 +180,60 @@ def test_missing_packages_go_to_a_private_folder_from_the_wheels(tmp_path: Path)
     assert seen.stdout.decode().split() == ["iniconfig", "pluggy"]
     untouched = subprocess.run([python, "-c", "import iniconfig"], capture_output=True)
     assert untouched.returncode != 0  # the python itself got nothing
+
+
+@pytest.mark.slow
+def test_fetch_wheels_fills_its_folder_from_a_registry(tmp_path: Path) -> None:
+    """fetch_wheels.sh against a local registry of stand-in packages (no network): a copy of
+    the script runs beside its own wheels/ folder, so the repository's is left alone."""
+    links, sdist = tmp_path / "links", tmp_path / "sdist" / "antlr4-python3-runtime-4.9.3"
+    links.mkdir()
+    pure = ["hydra-core", "omegaconf", "pytest", "pluggy", "iniconfig", "packaging"]
+    pure += ["pygments", "exceptiongroup", "tomli"]
+    # Versions inside the script's bounds (hydra-core 1.x, omegaconf 2.3).
+    version = {dist: "2.3.1" if dist == "omegaconf" else "1.3.2" for dist in pure}
+    for dist in pure:
+        make_wheel(links, dist, version[dist], dist.replace("-", "_"))
+    platforms = [
+        f"cp{v}-cp{v}-manylinux2014_{arch}"
+        for v in (310, 311, 312, 313)
+        for arch in ("x86_64", "aarch64")
+    ]
+    for tag in platforms:
+        make_wheel(links, "PyYAML", "6.0.2", "yaml", tag)
+    # antlr4 4.9 exists only as a source archive: the script builds its wheel.
+    sdist.mkdir(parents=True)
+    (sdist / "setup.py").write_text(
+        "from setuptools import setup\n"
+        "setup(name='antlr4-python3-runtime', version='4.9.3', py_modules=[])\n"
+    )
+    (sdist / "PKG-INFO").write_text(
+        "Metadata-Version: 2.1\nName: antlr4-python3-runtime\nVersion: 4.9.3\n"
+    )
+    subprocess.run(
+        ["tar", "-czf", str(links / f"{sdist.name}.tar.gz"), "-C", str(sdist.parent), sdist.name],
+        check=True,
+    )
+    script = tmp_path / "gpu_check" / "fetch_wheels.sh"
+    script.parent.mkdir()
+    script.write_bytes((HERE / "fetch_wheels.sh").read_bytes())
+    env = {
+        **os.environ,
+        "PYTHON": sys.executable,
+        "PIP_NO_INDEX": "1",
+        "PIP_FIND_LINKS": str(links),
+        "PIP_NO_BUILD_ISOLATION": "0",  # pip's spelling of --no-build-isolation: no download
+    }
+    result = subprocess.run(
+        ["bash", str(script)], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    got = sorted(p.name for p in (script.parent / "wheels").iterdir())
+    expected = [f"{d.replace('-', '_')}-{version[d]}-py3-none-any.whl" for d in pure]
+    expected += [f"PyYAML-6.0.2-{tag}.whl" for tag in platforms]
+    expected.append("antlr4_python3_runtime-4.9.3-py3-none-any.whl")
+    assert got == sorted(expected)
+    assert result.stdout.split() == got  # it ends by listing the folder
 
 
 # -- The energy part's arithmetic ------------------------------------------------------------
