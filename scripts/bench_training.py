@@ -2,7 +2,8 @@
 
 Trains the same SimpleCNN on the same synthetic images three ways, interleaved in one run:
 
-- framework: `green_ai.training.train_repetition` on device tensors (as a study runs it);
+- framework: the `classify` task's `fit(ctx)` on device tensors, as a study runs each
+             repetition (green_ai.training.classify; the study adds the energy windows);
 - tutorial:  a torchvision-style Dataset of PIL images + ToTensor/Normalize + DataLoader,
              the loop most tutorials show;
 - bare:      slices of pre-stacked tensors in a fixed order, nothing else (the compute limit).
@@ -29,10 +30,14 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
+from green_ai.config.train import OptimizerConfig
 from green_ai.data import DeviceData
 from green_ai.data.synthetic import make_synthetic
 from green_ai.nets import build_net
-from green_ai.training import configure_device, make_optimizer, resolve_device, train_repetition
+from green_ai.training import configure_device, make_optimizer, resolve_device
+from green_ai.training.classify import fit
+from green_ai.training.optimizers import build_optimizer
+from green_ai.training.task import TaskContext, TaskData
 
 
 def make_model(device: torch.device, conv: int) -> nn.Module:
@@ -108,23 +113,40 @@ def main(argv: list[str] | None = None) -> None:
     hp = {"lr": 1e-3}
     loss_fn = nn.CrossEntropyLoss()
 
+    task_data = TaskData(
+        train=(data.train_x, data.train_y),
+        test=(data.test_x, data.test_y),
+        num_classes=10,
+        input_shape=data.input_shape,
+        source=data,
+    )
+
+    def repetition(eval_every_epoch: bool) -> None:
+        model = make_model(device, args.conv)
+        fit(
+            TaskContext(
+                model=model,
+                data=task_data,
+                optimizer_factory=lambda p: build_optimizer(OptimizerConfig(), p, hp),
+                hparams=hp,
+                options={"eval_every_epoch": eval_every_epoch},
+                num_epochs=args.epochs,
+                batch_size=args.batch_size,
+                seed=0,
+                repetition=0,
+                round=0,
+                device=device,
+                objective="accuracy",
+            )
+        )
+
     def framework() -> None:
         # As a study with eval_every_epoch=false runs it: test accuracy once, at the end.
-        model = make_model(device, args.conv)
-        train_repetition(
-            model,
-            data,
-            hp,
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            seed=0,
-            eval_every_epoch=False,
-        )
+        repetition(eval_every_epoch=False)
 
     def framework_eval() -> None:
         # The default: test accuracy after every epoch, logged as a step metric.
-        model = make_model(device, args.conv)
-        train_repetition(model, data, hp, epochs=args.epochs, batch_size=args.batch_size, seed=0)
+        repetition(eval_every_epoch=True)
 
     def tutorial() -> None:
         model = make_model(device, args.conv)
