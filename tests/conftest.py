@@ -1,13 +1,19 @@
-"""Shared fixtures: a composed, shrunk training config and per-test stores.
+"""Shared fixtures: a composed, shrunk training config and per-test stores; the `slow` rule.
 
 Tests compose the real `conf/` with Hydra's compose API (no subprocess), shrink it to a few
 hundred synthetic images on the CPU, and give each test its own MLflow and Optuna databases.
+
+`bash scripts/test.sh --fast` runs the tests not marked `slow`. A test is slow when it starts
+processes, trains for real for more than a moment, races or waits, or takes over ~1 s on a
+quiet 2-core machine: every test under SLOW_PATHS is, others by `@pytest.mark.slow`. A fast
+run lists the unmarked tests that took longer, so that a new slow test is seen and marked.
 """
 
 from __future__ import annotations
 
 import random
 import signal
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -32,6 +38,49 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
+
+# Folders and modules where every test starts processes, trains or waits on a store: a new
+# test there is slow without a decorator. Paths from the repository root.
+SLOW_PATHS = (
+    "tests/scripts/",  # the repository's scripts end to end (benchmarks with --smoke, GPU check)
+    "tests/search/",  # studies that train, workers in processes, stores, PostgreSQL
+    "tests/test_help.py",  # one `--help` process per app
+    "tests/test_train_cli.py",  # the train command in a process
+    "tests/tracking/test_mlflow_setup.py",  # an MLflow store per test (schema migrations)
+    "tests/tracking/test_optuna_dashboard.py",  # a study through the dashboard's web app
+)
+# A fast run names the unmarked tests that took longer than this (set-up and teardown
+# included): twice the ~1 s rule, as the machines running it are shared.
+UNMARKED_LIMIT_S = 2.0
+
+_unmarked_s: defaultdict[str, float] = defaultdict(float)
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` selects on the marks
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        path = Path(item.path).resolve()
+        if path.is_relative_to(ROOT) and path.relative_to(ROOT).as_posix().startswith(SLOW_PATHS):
+            item.add_marker(pytest.mark.slow)
+
+
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> None:
+    if item.get_closest_marker("slow") is None:
+        _unmarked_s[item.nodeid] += call.duration
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    over = [(s, t) for t, s in _unmarked_s.items() if s > UNMARKED_LIMIT_S]
+    if not over:
+        return
+    terminalreporter.section("tests over the fast tier's limit")
+    terminalreporter.write_line(
+        f"not marked slow, over {UNMARKED_LIMIT_S:g} s each (mark them slow or speed them up;"
+        " a loaded machine stretches every time):"
+    )
+    for seconds, test in sorted(over, reverse=True):
+        terminalreporter.write_line(f"{seconds:6.1f} s  {test}")
+
 
 TINY = [
     "dataset=synthetic",

@@ -116,6 +116,7 @@ def test_cli_passes_the_exit_code_and_logs_the_rapl_joules(
     assert not (tmp_path / "outputs").exists()  # nothing but the MLflow store
 
 
+@pytest.mark.slow
 def test_estimate_prices_the_commands_cpu_time(tracking: DictConfig) -> None:
     burn = "import time; t = time.process_time()\nwhile time.process_time() - t < 0.3: pass"
     result = measure(
@@ -134,6 +135,7 @@ def test_estimate_prices_the_commands_cpu_time(tracking: DictConfig) -> None:
     assert run.data.params["grid_intensity_source"] == "energy.grid_intensity_g_per_kwh"
 
 
+@pytest.mark.slow
 def test_sigint_sent_to_us_alone_is_passed_on_after_the_grace_period(
     tmp_path: Path, tracking: DictConfig
 ) -> None:

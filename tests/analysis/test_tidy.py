@@ -132,6 +132,7 @@ def test_missing_file_says_so(tmp_path: Path) -> None:
         read_tidy(tmp_path / "absent.csv")
 
 
+@pytest.mark.slow
 def test_two_datasets_get_one_kruskal_block_each(tmp_path: Path) -> None:
     runs = read_tidy(write(tmp_path, sweep_rows(("fmnist", "cifar10"), reps=4)))
     out = tmp_path / "report"
@@ -149,6 +150,7 @@ def test_two_datasets_get_one_kruskal_block_each(tmp_path: Path) -> None:
         assert set(pd.read_csv(out / f"{name}.csv")["dataset"]) == {"fmnist", "cifar10"}
 
 
+@pytest.mark.slow
 def test_the_2x2_sweep_gets_best_accuracy_and_accuracy_per_cell(tmp_path: Path) -> None:
     out = tmp_path / "report"
     write_report(read_tidy(write(tmp_path, sweep_rows())), ReportConfig(), out)

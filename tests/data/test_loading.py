@@ -94,6 +94,7 @@ def test_synthetic_takes_every_fixed_size_shape() -> None:
         dataset_shape(synthetic(shape="nope"))
 
 
+@pytest.mark.slow
 def test_synthetic_is_learnable_well_above_chance() -> None:
     data = load_dataset(synthetic(n=4000), CPU)
     torch.manual_seed(0)

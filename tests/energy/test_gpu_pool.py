@@ -70,6 +70,7 @@ def holder(locks: Path) -> subprocess.Popen[str]:
     )
 
 
+@pytest.mark.slow
 def test_parallel_jobs_take_distinct_gpus_and_a_killed_jobs_gpu_is_free_again(
     tmp_path: Path,
 ) -> None:

@@ -37,6 +37,7 @@ def test_a_too_small_image_names_the_smallest_that_works() -> None:
             model(torch.rand(1, 3, smallest - 1, smallest - 1))
 
 
+@pytest.mark.slow
 def test_a_random_vit_takes_any_multiple_of_its_patch_size() -> None:
     check_image_size("vit_b_16", 64)
     with pytest.raises(UserError, match="does not work with vit_b_16"):

@@ -148,6 +148,7 @@ def test_bad_settings_are_user_errors(
         settings_from(infer_cfg(*overrides))
 
 
+@pytest.mark.slow
 def test_the_thesis_experiment_is_100_configurations(infer_cfg: Compose) -> None:
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra

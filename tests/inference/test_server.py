@@ -53,6 +53,7 @@ def _executor(meter: object | None = None) -> ModelExecutor:
     return ModelExecutor(SleepyClassifier(), inputs, torch.device("cpu"), meter=meter)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "policy", [FixedBatching(4), GreedyBatching(8), TimeoutBatching(6, 0.05)], ids=str
 )
@@ -93,6 +94,7 @@ class DecisionClock:
         return self.inner.process(first, size)
 
 
+@pytest.mark.slow
 def test_arrivals_keep_their_schedule_while_the_model_is_busy() -> None:
     # 200 requests/s against 20 ms batches: about four requests arrive during every batch.
     # They are counted at their scheduled times, not when the loop got round to them, so each

@@ -92,6 +92,7 @@ def onednn_creations() -> dict[str, tuple[int, int]]:
     return counts
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason="torch built without oneDNN")
 def test_after_warm_up_the_first_repetition_compiles_nothing_the_second_does_not() -> None:
     counts = onednn_creations()

@@ -129,6 +129,7 @@ def test_integer_end_values_are_as_likely_as_inner_ones() -> None:
     assert all(abs(n / 900 - 1 / 3) < 0.05 for n in counts.values())
 
 
+@pytest.mark.slow
 def test_a_16_point_integer_space_is_explored() -> None:
     # 4 × 4 integers, 10 random rounds then 10 GP rounds. Before integers were optimised on
     # their own values, 20 trials visited 9.6 distinct points on average over these seeds
