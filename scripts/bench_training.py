@@ -30,13 +30,12 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
-from green_ai.config.train import OptimizerConfig
 from green_ai.data import DeviceData
 from green_ai.data.synthetic import make_synthetic
 from green_ai.nets import build_net
 from green_ai.training import configure_device, make_optimizer, resolve_device
 from green_ai.training.classify import fit
-from green_ai.training.optimizers import build_optimizer
+from green_ai.training.optimizers import ADAM, build_optimizer
 from green_ai.training.task import TaskContext, TaskData
 
 
@@ -127,7 +126,7 @@ def main(argv: list[str] | None = None) -> None:
             TaskContext(
                 model=model,
                 data=task_data,
-                optimizer_factory=lambda p: build_optimizer(OptimizerConfig(), p, hp),
+                optimizer_factory=lambda p: build_optimizer(ADAM, p, hp),
                 hparams=hp,
                 options={"eval_every_epoch": eval_every_epoch},
                 num_epochs=args.epochs,

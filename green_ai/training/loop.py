@@ -75,15 +75,14 @@ def make_optimizer(
 ) -> torch.optim.Optimizer:
     """Adam (the `optimizer` group's default) with α, β1, β2, ε and weight decay taken from
     `hparams` (PyTorch's defaults, ADAM_DEFAULTS, for the rest)."""
-    from green_ai.config.train import OptimizerConfig
-    from green_ai.training.optimizers import build_optimizer
+    from green_ai.training.optimizers import ADAM, build_optimizer
 
     unknown = set(hparams) - set(ADAM_DEFAULTS)
     if unknown:
         raise ValueError(
             f"unknown Adam hyperparameters {sorted(unknown)}; known: {list(ADAM_DEFAULTS)}"
         )
-    return build_optimizer(OptimizerConfig(), params, hparams)
+    return build_optimizer(ADAM, params, hparams)
 
 
 @torch.inference_mode()

@@ -12,15 +12,40 @@ from __future__ import annotations
 import importlib
 import inspect
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import torch
 from torch import nn
 
-from green_ai.config.train import OptimizerConfig
 from green_ai.errors import UserError
 
 BETAS = ("beta1", "beta2")
+
+
+class OptimizerSpec(Protocol):
+    """The `optimizer` group's settings (green_ai.config.train.OptimizerConfig): read by
+    attribute, so training runs where the config's libraries are absent (a bare GPU box)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def target(self) -> str: ...
+
+    @property
+    def kwargs(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class Optimizer:
+    name: str
+    target: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+# The default of the `optimizer` group (conf/optimizer/adam.yaml): the thesis's Adam.
+ADAM = Optimizer(name="adam", target="torch.optim.Adam")
 
 
 def resolve_callable(target: str, where: str) -> Callable[..., Any]:
@@ -47,7 +72,7 @@ def accepted_arguments(fn: Callable[..., Any]) -> tuple[list[str], bool]:
     return [n for n in names if n != "self"], any(p.kind == p.VAR_KEYWORD for p in params)
 
 
-def check_optimizer(spec: OptimizerConfig, searched: Iterable[str]) -> None:
+def check_optimizer(spec: OptimizerSpec, searched: Iterable[str]) -> None:
     """Preflight: the optimiser imports and takes every fixed and searched argument."""
     cls = resolve_callable(spec.target, "optimizer._target_")
     names, any_kwargs = accepted_arguments(cls)
@@ -66,7 +91,7 @@ def check_optimizer(spec: OptimizerConfig, searched: Iterable[str]) -> None:
 
 
 def optimizer_arguments(
-    spec: OptimizerConfig, hparams: Mapping[str, Any], cls: Callable[..., Any]
+    spec: OptimizerSpec, hparams: Mapping[str, Any], cls: Callable[..., Any]
 ) -> dict[str, Any]:
     """Fixed arguments, then searched ones; beta1/beta2 merged into `betas` (the other one
     keeps the optimiser's own default, or the fixed `betas`)."""
@@ -84,7 +109,7 @@ def optimizer_arguments(
 
 
 def build_optimizer(
-    spec: OptimizerConfig, params: Iterable[nn.Parameter], hparams: Mapping[str, Any]
+    spec: OptimizerSpec, params: Iterable[nn.Parameter], hparams: Mapping[str, Any]
 ) -> torch.optim.Optimizer:
     """The optimiser over `params` with this round's `hparams` (those aimed at it)."""
     cls = resolve_callable(spec.target, "optimizer._target_")
