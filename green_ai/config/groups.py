@@ -97,6 +97,9 @@ def _load(sources: Sources, path: str) -> dict[str, Any] | None:
 @cache
 def _repository(sources: Sources) -> Any:
     # Hydra's own repository reads file://, pkg:// and plugin sources the way composition does.
+    # Hydra has no public API for a repository over given sources (GlobalHydra's config loader
+    # lists the options of the running app's search path only): its internal classes, with
+    # hydra-core pinned below 2 in pyproject.toml.
     from hydra._internal.config_repository import ConfigRepository
     from hydra._internal.config_search_path_impl import ConfigSearchPathImpl
     from hydra.core.plugins import Plugins

@@ -163,6 +163,8 @@ class Preflight(Callback):
 
 def sweep_jobs(config: DictConfig) -> list[list[str]]:
     """The override lists of every job the basic sweeper will launch, in its order."""
+    # BasicSweeper's splitting of sweep overrides into jobs has no public API: its internal
+    # class (hydra-core pinned below 2).
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
