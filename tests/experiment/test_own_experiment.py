@@ -146,7 +146,7 @@ BAD_FILES = {
     "conf/net/missing.yaml": "_target_: my_lab.models.Missing\n",
     "conf/net/raises.yaml": "_target_: my_lab.bad.raising_net\n",
     "conf/net/notmodule.yaml": "_target_: my_lab.bad.not_a_module\n",
-    "conf/dataset/wrong.yaml": "_target_: my_lab.bad.wrong_data\n",
+    "conf/dataset/wrong.yaml": "_target_: my_lab.bad.wrong_data\nn_train: 1\nn_test: 1\n",
     "conf/hparams/depth.yaml": "params:\n  depth: {type: int, low: 1, high: 3, target: net}\n",
     "conf/hparams/nobounds.yaml": "params:\n  lr: {log: true}\n",
     "conf/hparams/inverted.yaml": "params:\n  lr: {low: 0.3, high: 0.01}\n",
