@@ -123,7 +123,10 @@ class Preflight(Callback):
 
         config_name = kwargs.get("config_name")
         try:
-            jobs = [_compose(config_name, overrides) for overrides in sweep_jobs(config)]
+            # Each job as the launcher composes it: the sweep's hydra overrides (the user's
+            # hydra.searchpath among them) and then its own.
+            own = [str(o) for o in config.hydra.overrides.hydra]
+            jobs = [_compose(config_name, [*own, *job]) for job in sweep_jobs(config)]
         except (HydraException, OmegaConfBaseException) as err:
             # Hydra turns an exception of a callback into a warning and goes on; a job that
             # cannot be composed must stop the sweep here, in the same one line.

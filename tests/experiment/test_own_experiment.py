@@ -45,8 +45,17 @@ def lab(tmp_path: Path) -> Path:
 
 
 def green(lab: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    flags = [a for a in args if a.startswith("-")]  # `-m` (a multirun) before the overrides
+    overrides = [a for a in args if not a.startswith("-")]
     return subprocess.run(
-        [sys.executable, "-m", "green_ai.train", f"hydra.searchpath=[file://{lab}/conf]", *args],
+        [
+            sys.executable,
+            "-m",
+            "green_ai.train",
+            *flags,
+            f"hydra.searchpath=[file://{lab}/conf]",
+            *overrides,
+        ],
         cwd=cwd or lab.parent,
         env=_env(lab),
         stdout=subprocess.PIPE,
@@ -208,3 +217,31 @@ def test_an_objective_that_fit_never_returns_fails_its_round_and_stops_the_study
     (trial,) = study.trials
     assert trial.state == optuna.trial.TrialState.FAIL
     assert "not f1" in trial.user_attrs["fail_reason"]
+
+
+def test_a_sweep_over_the_nets_own_key_and_the_report_on_that_factor(lab: Path) -> None:
+    cwd = lab.parent
+    done = green(
+        lab,
+        "-m",
+        *[o for o in OWN if not o.startswith("hparams=")],
+        "hparams=sgd_momentum",
+        "rounds=1",
+        "repetitions=3",
+        "net.width=4,8",
+    )
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "width4" in done.stdout and "width8" in done.stdout  # run names lead with them
+    report = subprocess.run(
+        [sys.executable, "-m", "green_ai.report", "out_dir=report", "guards.effect_min_n=2"],
+        cwd=cwd,
+        env=_env(lab),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=600,
+    )
+    assert report.returncode == 0, report.stdout[-3000:]
+    text = (cwd / "report" / "report.md").read_text()
+    assert "Factorial (net.width" in text
+    assert "net.width=4" in text and "net.width=8" in text
