@@ -9,9 +9,7 @@ the observers the app gives it (green_ai.search.events, green_ai.observers).
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import time
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -24,7 +22,6 @@ from optuna.trial import FrozenTrial, TrialState
 
 from green_ai.config.store import train_settings
 from green_ai.config.train import TrainConfig
-from green_ai.data import DeviceData
 from green_ai.devices import device_name, resolve_device
 from green_ai.energy import EnergyMeter, build_meter, co2_g, grid_intensity
 from green_ai.experiment import TaskRunner, check_experiment, load_data, make_net
@@ -45,7 +42,7 @@ from green_ai.search.events import (
 from green_ai.search.naming import study_name
 from green_ai.search.pruning import build_pruner, check_pruner_options
 from green_ai.search.rounds import INTERRUPTED, RoundRunner
-from green_ai.search.space import build_space, largest_batch_size, suggest
+from green_ai.search.space import build_space, suggest
 from green_ai.search.storage import (
     check_storage,
     open_storage,
@@ -53,6 +50,7 @@ from green_ai.search.storage import (
     storage_url,
     study_lock,
 )
+from green_ai.search.warmup import warm_up_study
 from green_ai.search.workers import (
     FAIL_REASON,
     fail_lost_trials,
@@ -62,7 +60,7 @@ from green_ai.search.workers import (
     trial_id,
     worker_attrs,
 )
-from green_ai.training import configure_device, warm_up
+from green_ai.training import configure_device
 from green_ai.training.task import TaskData
 from green_ai.urls import redact_url
 
@@ -292,11 +290,14 @@ class StudyLoop:
                 ), new_rounds
 
     def _runner(self) -> RoundRunner:
-        """The rounds' runner, once the device is warm and its idle power known."""
+        """The rounds' runner, once the device is warm (so that the idle baseline and round 0
+        see it as every later round does) and its idle power known."""
         net = self._make_net()
         self._pending.update({f"net.{k}": float(v) for k, v in layer_counts(net).items()})
         if len(self.counted_trials()) < self.settings.rounds:
-            self._warm_up()
+            seconds = warm_up_study(self.settings, self.data, self.device, self.task)
+            if seconds is not None:
+                self.observers.warmed_up(WarmedUp(seconds))
             idle_w = self.meter.measure_idle()
             if idle_w is not None:
                 self._pending["idle_power_w"] = idle_w
@@ -326,27 +327,6 @@ class StudyLoop:
             if asked:
                 self._abandon(asked[0], str(err) or INTERRUPTED)
             raise
-
-    def _warm_up(self) -> None:
-        """The first training of a process costs more (kernel selection, allocator growth):
-        an untimed one first, so the idle baseline and round 0 see a warm device like every
-        later round. The classify task on device data warms up on `warmup_steps` batches of
-        the largest batch size any round uses; any other task runs one untimed epoch."""
-        s = self.settings
-        if not s.warmup_steps:
-            return
-        source = self.data.source
-        if s.task.name == "classify" and isinstance(source, DeviceData):
-            seconds = warm_up(
-                self._make_net,
-                source,
-                batch_size=largest_batch_size(s.hparams, s.batch_size),
-                steps=s.warmup_steps,
-                seconds=s.warmup_s,
-            )
-        else:
-            seconds = warm_up_task(s, self.data, self.device, self.task)
-        self.observers.warmed_up(WarmedUp(seconds))
 
     def _abandon(self, trial: optuna.Trial, reason: str) -> None:
         """Record `trial`, if still running, as failed with `reason`, killed."""
@@ -486,39 +466,6 @@ def total_energy(trials: list[FrozenTrial]) -> float | None:
     Failed rounds spent energy too: callers pass them where the total is what was spent."""
     values = [t.user_attrs["energy_j"] for t in trials if "energy_j" in t.user_attrs]
     return float(sum(values)) if values else None
-
-
-def warm_up_task(
-    settings: TrainConfig, data: TaskData, device: torch.device, task: TaskRunner
-) -> float:
-    """One untimed epoch of the study's task on its first round's kind of net; the global RNG
-    state is left as it was. Returns its seconds."""
-    from green_ai.training.optimizers import build_optimizer
-    from green_ai.training.task import TaskContext
-
-    started = time.perf_counter()
-    rng_devices = [device] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=rng_devices):
-        model = make_net(settings, data.input_shape, data.num_classes).to(device)
-        ctx = TaskContext(
-            model=model,
-            data=data,
-            optimizer_factory=lambda p: build_optimizer(settings.optimizer, p, {}),
-            hparams={},
-            options={"eval_every_epoch": False, **settings.task.options},
-            num_epochs=1,
-            batch_size=largest_batch_size(settings.hparams, settings.batch_size),
-            seed=0,
-            repetition=0,
-            round=-1,
-            device=device,
-            objective=settings.search.objective,
-        )
-        with contextlib.suppress(Exception):  # what fails here fails again, measured, in round 0
-            task.fit(ctx)
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return time.perf_counter() - started
 
 
 def _data_device(data: TaskData | None) -> torch.device:
