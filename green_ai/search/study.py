@@ -273,7 +273,11 @@ class StudyLoop:
         while True:
             state = self._next_round(runner)
             if isinstance(state, str):
-                if self._pending:  # no round ran in this process
+                if state != OTHERS_RUNNING:
+                    # The worker that ends the study says its figures last: another worker's,
+                    # counted before the last round ended, may have been told after it.
+                    self._log_totals(cumulative=False)
+                elif self._pending:  # no round ran in this process
                     self.observers.study_totals(StudyTotals(dict(self._pending)))
                     self._pending.clear()
                 return state, new_rounds
@@ -430,7 +434,9 @@ class StudyLoop:
             )
         return tags
 
-    def _log_totals(self) -> None:
+    def _log_totals(self, *, cumulative: bool = True) -> None:
+        """The study's figures so far; with `cumulative`, also its joules at the step of its
+        latest counted round."""
         done = sorted(self.counted_trials(), key=lambda t: t.number)
         totals: dict[str, float] = {}
         best = self.best_value(done)
@@ -446,10 +452,10 @@ class StudyLoop:
         totals["rounds_completed"] = float(len(done))
         self.observers.study_totals(StudyTotals({**totals, **self._pending}))
         self._pending.clear()
-        if energy is not None and done:
+        if cumulative and energy is not None and done:
             # Cumulative joules at every round, so convergence can be plotted against energy.
-            cumulative = StudyTotals({"cumulative_energy_j": energy}, step=done[-1].number)
-            self.observers.study_totals(cumulative)
+            joules = StudyTotals({"cumulative_energy_j": energy}, step=done[-1].number)
+            self.observers.study_totals(joules)
 
     def _pareto_front(self) -> dict[str, Any]:
         return {
