@@ -2,7 +2,8 @@
 
 In a multirun every line and bar says which job it belongs to ("job 2/4"). Lines are logged in
 both modes, so they share the terminal's one format (green_ai.logs); under bars they are
-written above them (tqdm's logging redirect) instead of breaking them.
+written above them (tqdm's logging redirect) instead of breaking them. `ProgressObserver`
+shows a study as its loop tells it (green_ai.search.events).
 """
 
 from __future__ import annotations
@@ -13,6 +14,16 @@ import sys
 import time
 from contextlib import AbstractContextManager
 from typing import Any
+
+from green_ai.search.events import (
+    EpochDone,
+    Observer,
+    RoundDone,
+    RoundStarted,
+    StudyDone,
+    StudyStarted,
+    WarmedUp,
+)
 
 log = logging.getLogger("green_ai")
 
@@ -102,3 +113,60 @@ class Progress:
     def _line(self, text: str) -> None:
         log.info("%s%s", self.prefix, text)
         self._last_line = self._clock()
+
+
+class ProgressObserver(Observer):
+    """A study's rounds and epochs on the terminal (green_ai.search.events): bars or lines as
+    `mode` says; `job` ("job 2/4", or '') and `label` (the study's run name) say whose."""
+
+    def __init__(self, mode: str, *, job: str = "", label: str = "") -> None:
+        self.mode = mode
+        self.job = job
+        self.label = label
+        self.rounds = 0
+        self._progress: Progress | None = None
+
+    @property
+    def progress(self) -> Progress:
+        if self._progress is None:
+            raise RuntimeError("the study has not started: no progress to show yet")
+        return self._progress
+
+    def study_started(self, event: StudyStarted) -> None:
+        s = event.settings
+        self.rounds = s.rounds
+        self._progress = Progress(
+            self.mode,
+            rounds=s.rounds,
+            done=min(event.rounds_done, s.rounds),
+            epochs_per_round=s.epochs * s.repetitions,
+            job=self.job,
+        )
+        verb = "resuming" if event.rounds_done else "starting"
+        self.progress.info(
+            f"{verb} {self.label or event.study_name}: {event.rounds_done}/{s.rounds} rounds "
+            f"done (study {event.study_name} in {event.storage})"
+        )
+
+    def warmed_up(self, event: WarmedUp) -> None:
+        self.progress.info(f"warmed up in {event.seconds:.1f} s")
+
+    def round_started(self, event: RoundStarted) -> None:
+        self.progress.start_round()
+
+    def epoch_done(self, event: EpochDone) -> None:
+        self.progress.epoch(event.line)
+
+    def round_done(self, event: RoundDone) -> None:
+        self.progress.round_done(event.line, counted=event.counted)
+
+    def study_done(self, event: StudyDone) -> None:
+        self.progress.close()
+        outcome = event.outcome
+        if outcome is not None and outcome.stop_reason != f"{self.rounds} rounds completed":
+            log.info(
+                "%sstudy %s stopped: %s",
+                self.progress.prefix,
+                outcome.study_name,
+                outcome.stop_reason,
+            )

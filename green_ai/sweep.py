@@ -5,7 +5,8 @@ they need through files in the sweep directory, which every launcher gives them:
 
 - `sweep.json`, written by `SweepSummary.on_multirun_start` before any job starts: how many
   jobs the sweep has and which overrides vary across them (run names put those first);
-- `job_summary.json` in each job's own directory, written by the job when its study ends;
+- `job_summary.json` in each job's own directory, written when the job's study ends by its
+  `JobSummaryObserver` (green_ai.search.events);
 - `summary.csv`, written by `SweepSummary.on_multirun_end` from those, as the table it prints.
 """
 
@@ -15,6 +16,7 @@ import csv
 import json
 import logging
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,6 +26,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from green_ai.columns import aligned
+from green_ai.search.events import Observer, StudyDone
 
 log = logging.getLogger("green_ai")
 
@@ -128,6 +131,38 @@ def write_job_summary(job: JobInfo, summary: JobSummary) -> Path | None:
     path = job.output_dir / JOB_FILE
     path.write_text(json.dumps(asdict(summary), indent=1))
     return path
+
+
+class JobSummaryObserver(Observer):
+    """Leaves the job's row when its study ends (multiruns only: see `write_job_summary`);
+    `label` is the study's cell, `tracking_uri` the MLflow store its run is in. The job's
+    time counts from this observer's making, as the app makes it when the job starts."""
+
+    def __init__(self, job: JobInfo, *, label: str, tracking_uri: str = "") -> None:
+        self.job = job
+        self.label = label
+        self.tracking_uri = tracking_uri
+        self.started = time.perf_counter()
+
+    def study_done(self, event: StudyDone) -> None:
+        outcome = event.outcome
+        if outcome is None:  # it broke: the table says `no result` for this job
+            return
+        summary = JobSummary(
+            job=self.job.number,
+            cell=self.label,
+            rounds=outcome.rounds_completed,
+            best_accuracy=outcome.best_accuracy,
+            energy_j=outcome.energy_j,
+            duration_s=time.perf_counter() - self.started,
+            study_name=outcome.study_name,
+            stop_reason=outcome.stop_reason,
+            experiment_id=outcome.experiment_id,
+            mlflow_run_id=outcome.parent_run_id,
+            tracking_uri=self.tracking_uri,
+            objective=outcome.objective,
+        )
+        write_job_summary(self.job, summary)
 
 
 def read_job_summaries(sweep_dir: Path, since: float | None = None) -> list[JobSummary]:

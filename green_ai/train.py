@@ -2,8 +2,9 @@
 
     python -m green_ai.train -m net=simplecnn conv=1,4 relu=0,1
 
-The Hydra function is a thin shell: `train(cfg)` does the work, so tests call it directly.
-Every job's settings are checked by `preflight` before Hydra writes anything.
+The Hydra function is a thin shell: `train(cfg)` does the work, so tests call it directly: it
+wires the study loop to MLflow, progress and the sweep's summary (green_ai.observers). Every
+job's settings are checked by `preflight` before Hydra writes anything.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from green_ai.config.hydra_app import fail, run_app
 from green_ai.config.store import register_configs, train_settings
 from green_ai.config.train import TrainConfig
 from green_ai.errors import UserError
+from green_ai.observers import check_observers, default_observers, prepare_observers
 from green_ai.search import (
     StudyOutcome,
     check_feasible,
@@ -27,6 +29,7 @@ from green_ai.search import (
     prepare_stores,
     run_study,
 )
+from green_ai.sweep import current_job
 
 log = logging.getLogger("green_ai")
 
@@ -39,27 +42,34 @@ def preflight(cfg: DictConfig, *, multirun: bool) -> None:
     settings = train_settings(cfg)
     check_feasible(settings)
     check_stores(settings)
+    check_observers(settings)
 
 
 def prepare(cfg: DictConfig, *, multirun: bool) -> None:
     """Before a sweep's jobs start together: create the stores they share, once."""
     if multirun:
-        prepare_stores(train_settings(cfg))
+        settings = train_settings(cfg)
+        prepare_stores(settings)
+        prepare_observers(settings)
 
 
 def train(cfg: TrainConfig | DictConfig) -> StudyOutcome:
-    """Run or resume the study described by a composed config; return its outcome."""
-    outcome = run_study(cfg)
+    """Run or resume the study described by a composed config, tracked in MLflow, shown on
+    the terminal and summed up for its sweep; return its outcome."""
+    settings = train_settings(cfg)
+    check_observers(settings)
+    outcome = run_study(settings, observers=default_observers(settings, current_job()))
     best = "n/a" if outcome.best_accuracy is None else f"{outcome.best_accuracy:.4f}"
     joules = "" if outcome.energy_j is None else f", {outcome.energy_j:.1f} J"
     log.info(
-        "study %s: %d rounds (%d new), best %s %s%s",
+        "study %s: %d rounds (%d new), best %s %s%s (MLflow run %s)",
         outcome.study_name,
         outcome.rounds_completed,
         outcome.new_rounds,
         outcome.objective,
         best,
         joules,
+        outcome.parent_run_id,
     )
     return outcome
 

@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import pytest
+from omegaconf import DictConfig
+from optuna.trial import TrialState
 
-from green_ai.progress import QUIET_S, Progress
+from green_ai.config.store import train_settings
+from green_ai.progress import QUIET_S, Progress, ProgressObserver
+from green_ai.search.events import (
+    EpochDone,
+    RoundDone,
+    RoundStarted,
+    StudyDone,
+    StudyOutcome,
+    StudyStarted,
+    WarmedUp,
+)
 
 
 class Clock:
@@ -62,3 +75,40 @@ def test_bars_show_the_job_and_lines_still_go_through_logging(
     p.close()
     assert lines(caplog) == ["job 1/4 (1/2) round 0: accuracy 0.5"]
     assert "job 1/4 rounds" in capsys.readouterr().err
+
+
+def test_a_study_as_its_loop_tells_it(
+    make_cfg: Callable[..., DictConfig], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    settings = train_settings(make_cfg("rounds=3", "repetitions=1"))
+    shown = ProgressObserver("log", job="job 2/4", label="conv4 relu1")
+    shown.study_started(StudyStarted(settings, "s1", "sqlite:///s.db", 1, {}))
+    shown.warmed_up(WarmedUp(1.25))
+    shown.round_started(RoundStarted(1, {"lr": 0.1}))
+    shown.epoch_done(EpochDone(1, 0, 0, {}, "round 1: rep 1/1 epoch 1/1"))  # no line: quick
+    shown.round_done(RoundDone(1, TrialState.COMPLETE, "round 1: accuracy 0.9"))
+    shown.round_done(RoundDone(2, TrialState.FAIL, "round 2 failed: diverged", "diverged"))
+    shown.round_done(RoundDone(3, TrialState.PRUNED, "round 3: pruned after epoch 1"))
+    outcome = StudyOutcome("s1", 0.9, 3, 2, "energy budget reached", 5.0)
+    shown.study_done(StudyDone("FINISHED", outcome.stop_reason, {}, None, outcome))
+    assert lines(caplog) == [
+        "job 2/4 resuming conv4 relu1: 1/3 rounds done (study s1 in sqlite:///s.db)",
+        "job 2/4 warmed up in 1.2 s",
+        "job 2/4 (2/3) round 1: accuracy 0.9",
+        "job 2/4 (2/3) round 2 failed: diverged",
+        "job 2/4 (3/3) round 3: pruned after epoch 1",
+        "job 2/4 study s1 stopped: energy budget reached",
+    ]
+
+
+def test_a_study_that_completes_or_breaks_says_no_stop_reason(
+    make_cfg: Callable[..., DictConfig], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    settings = train_settings(make_cfg("rounds=2"))
+    for outcome in (StudyOutcome("s1", 0.9, 2, 2, "2 rounds completed", None), None):
+        shown = ProgressObserver("log")
+        shown.study_started(StudyStarted(settings, "s1", "sqlite:///s.db", 0, {}))
+        shown.study_done(StudyDone("FINISHED", None, {}, None, outcome))
+    assert lines(caplog) == ["starting s1: 0/2 rounds done (study s1 in sqlite:///s.db)"] * 2

@@ -12,12 +12,14 @@ import pytest
 from omegaconf import OmegaConf
 from search.workers import train
 
+from green_ai.search.events import StudyDone, StudyOutcome
 from green_ai.sweep import (
     JOB_FILE,
     SUMMARY_FILE,
     SWEEP_FILE,
     JobInfo,
     JobSummary,
+    JobSummaryObserver,
     SweepSummary,
     format_table,
     read_job_summaries,
@@ -93,6 +95,37 @@ def test_the_table_has_a_row_per_job_and_joules_per_point(tmp_path: Path) -> Non
         "time",
     ]
     assert len(body) == 3 and len({len(rule), len(header)}) == 1
+
+
+def test_a_job_leaves_its_row_when_its_study_ends(tmp_path: Path) -> None:
+    job = JobInfo(number=2, total=4, output_dir=tmp_path / "1")
+    observer = JobSummaryObserver(job, label="conv4 relu1", tracking_uri="sqlite:///m.db")
+    attrs = {"mlflow_run_id": "r2", "mlflow_experiment_id": "7"}
+    outcome = StudyOutcome("s2", 0.75, 2, 1, "2 rounds completed", 30.0, attrs=attrs)
+    # A study that broke leaves no row: the table says `no result` for its job.
+    observer.study_done(StudyDone("FAILED", "RuntimeError: x", {}, None, None))
+    assert read_job_summaries(tmp_path) == []
+    observer.study_done(StudyDone("FINISHED", outcome.stop_reason, {}, None, outcome))
+    (row,) = read_job_summaries(tmp_path)
+    assert (row.job, row.cell, row.rounds, row.best_accuracy, row.energy_j) == (
+        2,
+        "conv4 relu1",
+        2,
+        0.75,
+        30.0,
+    )
+    assert (row.mlflow_run_id, row.experiment_id, row.tracking_uri) == (
+        "r2",
+        "7",
+        "sqlite:///m.db",
+    )
+    assert row.study_name == "s2" and 0 <= row.duration_s < 60
+    # Outside a multirun a study leaves nothing.
+    alone = tmp_path / "alone"
+    JobSummaryObserver(JobInfo(output_dir=alone), label="x").study_done(
+        StudyDone("FINISHED", outcome.stop_reason, {}, None, outcome)
+    )
+    assert not alone.exists()
 
 
 def test_the_callback_writes_the_csv_and_prints_the_table(

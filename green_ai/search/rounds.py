@@ -2,11 +2,13 @@
 
 Each repetition is one call of the task's `fit(ctx)` (green_ai.training.task) inside the
 repetition's energy window; each epoch the task runs through `ctx.epochs()` is a window of its
-own. Everything a round measures reaches MLflow as it happens: each epoch's figures and joules,
-each repetition's, then the round's (thesis §3.3.3). Optuna gets the first repetition's
-reported value after every epoch as the trial's intermediate values (what optuna-dashboard
-plots and pruners decide on; why the first: green_ai.search.pruning), and the round's joules,
-duration, CO2 and MLflow run as the trial's user attributes.
+own. The round tells its observers (green_ai.search.events) everything it measures as it
+happens: each epoch's figures and joules, each repetition's, then the round's (thesis
+§3.3.3); MLflow records them (green_ai.tracking). Optuna gets the first repetition's reported
+value after every epoch as the trial's intermediate values (what optuna-dashboard plots and
+pruners decide on; why the first: green_ai.search.pruning), and the round's joules, duration
+and CO2 as the trial's user attributes, with what observers returned at its start (its
+MLflow run).
 """
 
 from __future__ import annotations
@@ -34,10 +36,17 @@ from green_ai.energy import (
 from green_ai.errors import UserError
 from green_ai.experiment import TaskRunner, make_net
 from green_ai.nets import layer_counts
-from green_ai.progress import Progress
+from green_ai.search.events import (
+    EpochDone,
+    Observers,
+    RepetitionDone,
+    RoundAbandoned,
+    RoundDone,
+    RoundMeasured,
+    RoundStarted,
+)
 from green_ai.search.space import values_for
 from green_ai.search.workers import FAIL_REASON
-from green_ai.tracking import StudyRuns
 from green_ai.training import DivergedError
 from green_ai.training.loop import seed_everything
 from green_ai.training.optimizers import build_optimizer
@@ -60,6 +69,7 @@ class RoundResult:
     stopped early (failure) or where it was pruned."""
 
     values: list[dict[str, float]] = field(default_factory=list)
+    net_counts: dict[str, float] = field(default_factory=dict)  # a net the values changed
     measurement: Measurement | None = None
     failure: str | None = None
     pruned_epoch: int | None = None
@@ -74,8 +84,7 @@ class RoundRunner:
         data: TaskData,
         meter: EnergyMeter,
         space: Mapping[str, BaseDistribution],
-        runs: StudyRuns,
-        progress: Progress,
+        observers: Observers,
         *,
         device: torch.device,
         task: TaskRunner | None = None,
@@ -84,8 +93,7 @@ class RoundRunner:
         self.data = data
         self.meter = meter
         self.space = space
-        self.runs = runs
-        self.progress = progress
+        self.observers = observers
         self.device = device
         self.task = task or TaskRunner(settings)
         self.objectives = list(settings.search.objectives)
@@ -103,42 +111,41 @@ class RoundRunner:
         A round cut short from outside (Ctrl-C, SIGTERM, a config error found mid-round) is
         recorded as failed, its runs closed, and the exception goes on: a rerun redoes it.
         """
-        run_id = self.runs.start_round(trial.number, hparams)
-        trial.set_user_attr("mlflow_run_id", run_id)
-        self.progress.start_round()
+        # What the observers record of the round (its MLflow run) exists before it trains.
+        attrs = self.observers.round_started(RoundStarted(trial.number, hparams))
+        for key, value in attrs.items():
+            trial.set_user_attr(key, value)
         # Optuna takes intermediate values of single-objective studies only.
         reporting = trial if len(study.directions) == 1 else None
         try:
-            result = self._train_repetitions(trial.number, hparams, run_id, reporting)
+            result = self._train_repetitions(trial.number, hparams, reporting)
         except KeyboardInterrupt as err:
-            self._abandon(study, trial, run_id, str(err) or INTERRUPTED, killed=True)
+            self._abandon(study, trial, hparams, str(err) or INTERRUPTED, killed=True)
             raise
         except UserError as err:  # the whole study stops; the rerun after the fix redoes it
-            self._abandon(study, trial, run_id, f"stopped: {err}", killed=False)
+            self._abandon(study, trial, hparams, f"stopped: {err}", killed=False)
             raise
         metrics = self._round_metrics(trial, result, grid_intensity)
-        self.runs.log_metrics(run_id, metrics)
-        if result.measurement is not None:  # measured or estimated, and why a figure is missing
-            self.runs.set_tags(run_id, measurement_tags(result.measurement))
-        return self._tell(study, trial, run_id, result, metrics, hparams)
+        # Measured or estimated, and why a figure is missing.
+        tags = measurement_tags(result.measurement) if result.measurement is not None else {}
+        self.observers.round_measured(RoundMeasured(trial.number, metrics, tags))
+        return self._tell(study, trial, result, metrics, hparams)
 
     def _tell(
         self,
         study: optuna.Study,
         trial: optuna.Trial,
-        run_id: str,
         result: RoundResult,
         metrics: dict[str, float],
         hparams: Mapping[str, Any],
     ) -> TrialState:
-        """Tell Optuna how the round ended, close its run, say it on the terminal."""
-        failure = result.failure
+        """Tell Optuna how the round ended, then the observers."""
+        number, failure = trial.number, result.failure
         if failure is None and result.pruned_epoch is not None:
             trial.set_user_attr("pruned_epoch", result.pruned_epoch)
             study.tell(trial, state=TrialState.PRUNED)
-            self.runs.finish_round(run_id, pruned=True)
-            line = _pruned_line(trial.number, result.pruned_epoch, metrics, hparams)
-            self.progress.round_done(line)
+            line = _pruned_line(number, result.pruned_epoch, metrics, hparams)
+            self.observers.round_done(RoundDone(number, TrialState.PRUNED, line))
             return TrialState.PRUNED
         values: list[float] = []
         if failure is None:
@@ -146,12 +153,12 @@ class RoundRunner:
         if failure is not None:
             trial.set_user_attr(FAIL_REASON, failure)
             study.tell(trial, state=TrialState.FAIL)
-            self.runs.finish_round(run_id, failed_reason=failure)
-            self.progress.round_done(f"round {trial.number} failed: {failure}", counted=False)
+            line = f"round {number} failed: {failure}"
+            self.observers.round_done(RoundDone(number, TrialState.FAIL, line, failure))
             return TrialState.FAIL
         study.tell(trial, values if len(values) > 1 else values[0])
-        self.runs.finish_round(run_id)
-        self.progress.round_done(_round_line(trial.number, self.objective, metrics, hparams))
+        line = _round_line(number, self.objective, metrics, hparams)
+        self.observers.round_done(RoundDone(number, TrialState.COMPLETE, line))
         return TrialState.COMPLETE
 
     def _objective_values(
@@ -175,7 +182,7 @@ class RoundRunner:
         return values, None
 
     def _train_repetitions(
-        self, number: int, hparams: dict[str, Any], run_id: str, trial: optuna.Trial | None
+        self, number: int, hparams: dict[str, Any], trial: optuna.Trial | None
     ) -> RoundResult:
         """Train `repetitions` times in one energy window; a failure ends the round early and
         is returned as its reason (the study goes on, SPEC)."""
@@ -185,17 +192,17 @@ class RoundRunner:
             try:
                 for rep in range(self.settings.repetitions):
                     started = time.perf_counter()
-                    hooks = _EpochHooks(self, number, rep, run_id, trial)
+                    hooks = _EpochHooks(self, number, rep, trial)
                     with self.meter.window(f"{prefix}.rep{rep}") as rep_w:
                         try:
-                            values = self._train_once(number, rep, hparams, run_id, hooks)
+                            values = self._train_once(number, rep, hparams, hooks, result)
                         finally:
                             result.pruned_epoch = hooks.pruned_epoch
                     result.values.append(values)
                     metrics = {f"rep_{k}": v for k, v in values.items()}
                     metrics["rep_duration_s"] = time.perf_counter() - started
                     metrics.update(_energy_metrics(rep_w.measurement, "rep_"))
-                    self.runs.log_metrics(run_id, metrics, step=rep)
+                    self.observers.repetition_done(RepetitionDone(number, rep, metrics))
             except optuna.TrialPruned:
                 # The joules of the stopped repetition are in the round's window; it has no
                 # repetition figures, as it is no training iteration (thesis §3.5.2's unit).
@@ -211,7 +218,12 @@ class RoundRunner:
         return result
 
     def _train_once(
-        self, number: int, rep: int, hparams: dict[str, Any], run_id: str, hooks: _EpochHooks
+        self,
+        number: int,
+        rep: int,
+        hparams: dict[str, Any],
+        hooks: _EpochHooks,
+        result: RoundResult,
     ) -> dict[str, float]:
         """One repetition: seeds, the net with this round's values, the task's `fit`."""
         s = self.settings
@@ -221,8 +233,7 @@ class RoundRunner:
         model = make_net(s, self.data.input_shape, self.data.num_classes, net_values)
         model = model.to(self.device)
         if rep == 0 and net_values:  # the searched values change the net: say how
-            counts = {f"net.{k}": float(v) for k, v in layer_counts(model).items()}
-            self.runs.log_metrics(run_id, counts)
+            result.net_counts = {f"net.{k}": float(v) for k, v in layer_counts(model).items()}
         batch = values_for(s.hparams, hparams, "batch_size").values()
         optimizer_values = values_for(s.hparams, hparams, "optimizer")
         ctx = TaskContext(
@@ -249,7 +260,7 @@ class RoundRunner:
     def _round_metrics(
         self, trial: optuna.Trial, result: RoundResult, grid_intensity: float
     ) -> dict[str, float]:
-        metrics: dict[str, float] = {}
+        metrics: dict[str, float] = dict(result.net_counts)
         m = result.measurement
         if m is not None:
             metrics.update(measurement_metrics(m))
@@ -280,25 +291,30 @@ class RoundRunner:
         return metrics
 
     def _abandon(
-        self, study: optuna.Study, trial: optuna.Trial, run_id: str, reason: str, *, killed: bool
+        self,
+        study: optuna.Study,
+        trial: optuna.Trial,
+        hparams: Mapping[str, Any],
+        reason: str,
+        *,
+        killed: bool,
     ) -> None:
         """Record a round cut short from outside as failed (not counted: it is redone)."""
         trial.set_user_attr(FAIL_REASON, reason)
         study.tell(trial, state=TrialState.FAIL)
-        self.runs.finish_round(run_id, failed_reason=reason, killed=killed)
+        self.observers.round_abandoned(RoundAbandoned(trial.number, hparams, reason, killed))
 
 
 class _EpochHooks:
-    """A repetition's epochs as the task runs them: energy windows, MLflow, the terminal, and
-    the trial's intermediate values (the first repetition's only)."""
+    """A repetition's epochs as the task runs them: energy windows, the observers, and the
+    trial's intermediate values (the first repetition's only)."""
 
     def __init__(
-        self, runner: RoundRunner, number: int, rep: int, run_id: str, trial: optuna.Trial | None
+        self, runner: RoundRunner, number: int, rep: int, trial: optuna.Trial | None
     ) -> None:
         self.runner = runner
         self.number = number
         self.rep = rep
-        self.run_id = run_id
         self.trial = trial if rep == 0 else None
         self.pruned_epoch: int | None = None
 
@@ -318,15 +334,15 @@ class _EpochHooks:
         if record.value is not None:
             metrics[epoch_metric(r.objective)] = record.value
         metrics.update(_energy_metrics(record.measurement, "epoch_"))
-        r.runs.log_metrics(self.run_id, metrics, step=step)
         loss = record.metrics.get("train_loss")
         shown = "" if loss is None else f" loss {loss:.3f}"
         if record.value is not None:
             shown += f" {r.objective} {record.value:.4f}"
-        r.progress.epoch(
+        line = (
             f"round {self.number}: rep {self.rep + 1}/{s.repetitions} "
             f"epoch {record.epoch + 1}/{s.epochs}{shown}"
         )
+        r.observers.epoch_done(EpochDone(self.number, self.rep, step, metrics, line))
 
     def report(self, epoch: int, value: float, *, can_prune: bool) -> bool:
         if self.trial is None:

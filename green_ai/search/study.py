@@ -3,16 +3,15 @@
 Thesis §3.3.1: a round picks hyperparameters; the net is trained `repetitions` times with
 them; the round's score is the mean test accuracy. The study lives in a database and is
 named after its config, so the same command resumes it. Each round is tracked in MLflow as
-it runs (green_ai.search.rounds), with the joules of every round, repetition and epoch.
+it runs (green_ai.search.rounds), with the joules of every round, repetition and epoch, by
+the observers the app gives it (green_ai.search.events, green_ai.observers).
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import time
 import warnings
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 import optuna
@@ -23,18 +22,27 @@ from optuna.trial import FrozenTrial, TrialState
 
 from green_ai.config.store import train_settings
 from green_ai.config.train import TrainConfig
-from green_ai.data import DeviceData
 from green_ai.devices import device_name, resolve_device
 from green_ai.energy import EnergyMeter, build_meter, co2_g, grid_intensity
 from green_ai.experiment import TaskRunner, check_experiment, load_data, make_net
 from green_ai.experiment.checks import check_net_on
 from green_ai.logs import quiet_libraries
 from green_ai.nets import layer_counts
-from green_ai.progress import Progress
+from green_ai.search.events import (
+    LostRoundsSettled,
+    Observer,
+    Observers,
+    RoundAbandoned,
+    StudyDone,
+    StudyOutcome,
+    StudyStarted,
+    StudyTotals,
+    WarmedUp,
+)
 from green_ai.search.naming import study_name
 from green_ai.search.pruning import build_pruner, check_pruner_options
 from green_ai.search.rounds import INTERRUPTED, RoundRunner
-from green_ai.search.space import build_space, largest_batch_size, suggest
+from green_ai.search.space import build_space, suggest
 from green_ai.search.storage import (
     check_storage,
     open_storage,
@@ -42,6 +50,7 @@ from green_ai.search.storage import (
     storage_url,
     study_lock,
 )
+from green_ai.search.warmup import warm_up_study
 from green_ai.search.workers import (
     FAIL_REASON,
     fail_lost_trials,
@@ -51,31 +60,13 @@ from green_ai.search.workers import (
     trial_id,
     worker_attrs,
 )
-from green_ai.sweep import JobInfo, JobSummary, current_job, energy_per_point, write_job_summary
-from green_ai.tracking import StudyRuns, check_tracking, setup_tracking
-from green_ai.tracking.mlflow_setup import resolve_uri
-from green_ai.tracking.names import cell_label
-from green_ai.training import configure_device, warm_up
+from green_ai.training import configure_device
 from green_ai.training.task import TaskData
 from green_ai.urls import redact_url
 
 log = logging.getLogger("green_ai")
 
-__all__ = ["StudyLoop", "StudyOutcome", "check_feasible", "run_study", "suggest"]
-
-
-@dataclass(frozen=True)
-class StudyOutcome:
-    study_name: str
-    best_accuracy: float | None  # the best value of the study's first objective
-    rounds_completed: int
-    new_rounds: int
-    stop_reason: str | None
-    parent_run_id: str
-    energy_j: float | None
-    label: str = ""
-    experiment_id: str = ""
-    objective: str = "accuracy"
+__all__ = ["StudyLoop", "check_feasible", "run_study", "suggest"]
 
 
 def check_feasible(settings: TrainConfig) -> None:
@@ -85,35 +76,33 @@ def check_feasible(settings: TrainConfig) -> None:
     check_pruner_options(settings.search)
 
 
-_checked_stores: set[tuple[str, str]] = set()
+_checked_stores: set[str] = set()
 
 
 def check_stores(settings: TrainConfig) -> None:
-    """The study database and the MLflow store answer (checked once per process); a bad one
-    fails in seconds, before anything is created in either."""
-    key = (storage_url(settings.study), str(settings.tracking.uri))
-    if key not in _checked_stores:
-        check_storage(key[0])
-        check_tracking(settings.tracking)
-        _checked_stores.add(key)
+    """The study database answers (checked once per process): a bad one fails in seconds,
+    before anything is created in it. The app checks the stores its observers write."""
+    url = storage_url(settings.study)
+    if url not in _checked_stores:
+        check_storage(url)
+        _checked_stores.add(url)
 
 
 def prepare_stores(settings: TrainConfig) -> None:
-    """Create the study database's tables and the MLflow store and experiment, once, before
-    the jobs of a sweep start on them together."""
+    """Create the study database's tables once, before the jobs of a sweep start on it
+    together."""
     quiet_libraries(settings.verbose)
     open_storage(storage_url(settings.study), heartbeat_s=settings.study.heartbeat_s)
-    setup_tracking(settings.tracking)
 
 
-def run_study(cfg: TrainConfig | DictConfig) -> StudyOutcome:
-    """Run (or resume) the study that `cfg` describes; see the module docstring."""
+def run_study(cfg: TrainConfig | DictConfig, observers: Sequence[Observer] = ()) -> StudyOutcome:
+    """Run (or resume) the study that `cfg` describes, telling `observers` as it goes (the
+    app's: MLflow, progress, the sweep's summary; green_ai.observers); see the module
+    docstring."""
     settings = train_settings(cfg)
     quiet_libraries(settings.verbose)
     check_feasible(settings)
     check_stores(settings)
-    started = time.perf_counter()
-    job = current_job()
     device = resolve_device(settings.device)
     configure_device(device)
     meter = build_meter(settings.energy, device)
@@ -123,27 +112,10 @@ def run_study(cfg: TrainConfig | DictConfig) -> StudyOutcome:
             # A user's piece that fails on this data fails now, before a study or run exists.
             check_net_on(settings, data.input_shape, data.num_classes)
         with sigterm_as_interrupt():
-            outcome = StudyLoop(settings, data, meter, job=job, device=device).run()
+            loop = StudyLoop(settings, data, meter, device=device, observers=observers)
+            return loop.run()
     finally:
         meter.close()
-    write_job_summary(
-        job,
-        JobSummary(
-            job=job.number,
-            cell=outcome.label,
-            rounds=outcome.rounds_completed,
-            best_accuracy=outcome.best_accuracy,
-            energy_j=outcome.energy_j,
-            duration_s=time.perf_counter() - started,
-            study_name=outcome.study_name,
-            stop_reason=outcome.stop_reason,
-            experiment_id=outcome.experiment_id,
-            mlflow_run_id=outcome.parent_run_id,
-            tracking_uri=resolve_uri(settings.tracking.uri),
-            objective=outcome.objective,
-        ),
-    )
-    return outcome
 
 
 # Trial states that count as rounds: finished with a result. A failed round (diverged, raised,
@@ -168,8 +140,8 @@ class StudyLoop:
         data: TaskData,
         meter: EnergyMeter,
         *,
-        job: JobInfo | None = None,
         device: torch.device | None = None,
+        observers: Sequence[Observer] = (),
     ) -> None:
         self.settings = settings
         self.data = data
@@ -178,9 +150,8 @@ class StudyLoop:
         self.objective = settings.search.objective
         self.maximize = settings.search.objective_directions()[0] == "maximize"
         self.meter = meter
-        self.job = job or JobInfo()
+        self.observers = Observers(observers)
         self.name = study_name(settings)
-        self.label = cell_label(settings, self.job.overrides, self.job.varying)
         self.objectives = list(settings.search.objectives)
         self.space = build_space(settings.hparams)
         energy = settings.energy
@@ -196,10 +167,12 @@ class StudyLoop:
         # study afterwards instead of opening the storage a second time.
         self.study.sampler = self.sampler
         self.study.pruner = build_pruner(settings.search, epochs=settings.epochs)
-        # Parent-run metrics known before any round (layer counts, idle power): logged after
+        # Study-level figures known before any round (layer counts, idle power): told after
         # the first totals, so MLflow lists best_accuracy and energy_j first (its compare
         # page plots the first metric).
         self._pending: dict[str, float] = {}
+        # What the observers returned at the study's start (its MLflow ids): study attributes.
+        self.attrs: dict[str, Any] = {}
 
     def _directions(self) -> list[optuna.study.StudyDirection]:
         directions = self.settings.search.objective_directions()
@@ -217,33 +190,28 @@ class StudyLoop:
     # -- the loop -------------------------------------------------------------------------
 
     def run(self) -> StudyOutcome:
-        rounds = self.settings.rounds
         with study_lock(self.url, self.name):  # one parent run, however many workers start
-            runs = StudyRuns(self.settings, self.name, tags=self._run_tags(), label=self.label)
-            self._settle_lost_rounds(runs)
-            self._describe_study(runs)
-        done = self.counted_trials()
-        progress = Progress(
-            self.settings.progress,
-            rounds=rounds,
-            done=min(len(done), rounds),
-            epochs_per_round=self.settings.epochs * self.settings.repetitions,
-            job=self.job.tag,
-        )
-        verb = "resuming" if done else "starting"
-        progress.info(
-            f"{verb} {runs.label}: {len(done)}/{rounds} rounds done "
-            f"(study {self.name} in {redact_url(self.url)}, MLflow run {runs.run_id})"
-        )
+            started = StudyStarted(
+                settings=self.settings,
+                study_name=self.name,
+                storage=redact_url(self.url),
+                rounds_done=len(self.counted_trials()),
+                tags=self._run_tags(),
+            )
+            self.attrs = dict(self.observers.study_started(started))
+            self._settle_lost_rounds()
+            self._describe_study()
         status: str | None = "FINISHED"
         stop_reason: str | None = None
-        new_rounds = 0
+        outcome: StudyOutcome | None = None
         try:
-            stop_reason, new_rounds = self._rounds(runs, progress)
+            stop_reason, new_rounds = self._rounds()
             if stop_reason == OTHERS_RUNNING:
                 status = None  # the worker that finishes the last round closes the parent
             elif stop_reason.startswith("stopped"):
                 status = "FAILED"
+            outcome = self._outcome(stop_reason, new_rounds)
+            return outcome
         except KeyboardInterrupt as err:
             status, stop_reason = "KILLED", str(err) or INTERRUPTED
             raise
@@ -251,30 +219,26 @@ class StudyLoop:
             status, stop_reason = "FAILED", f"{type(err).__name__}: {err}"
             raise
         finally:
-            progress.close()
-            done = self.counted_trials()
-            runs.finish(
-                status=status, tags={"stop_reason": stop_reason or "", **self._energy_tags()}
-            )
-            if len(self.objectives) > 1:
-                runs.log_dict(self._pareto_front(), "pareto_front.json")
-        if stop_reason != f"{rounds} rounds completed":
-            log.info("%sstudy %s stopped: %s", progress.prefix, self.name, stop_reason)
+            tags = {"stop_reason": stop_reason or "", **self._energy_tags()}
+            front = self._pareto_front() if len(self.objectives) > 1 else None
+            self.observers.study_done(StudyDone(status, stop_reason, tags, front, outcome))
+
+    def _outcome(self, stop_reason: str, new_rounds: int) -> StudyOutcome:
+        done = self.counted_trials()
         return StudyOutcome(
             study_name=self.name,
             best_accuracy=self.best_value(done),
             rounds_completed=len(done),
             new_rounds=new_rounds,
             stop_reason=stop_reason,
-            parent_run_id=runs.run_id,
             energy_j=total_energy(self.finished_trials()),
-            label=runs.label,
-            experiment_id=runs.experiment_id,
             objective=self.objective,
+            attrs=self.attrs,
         )
 
-    def _describe_study(self, runs: StudyRuns) -> None:
-        """What optuna-dashboard shows of the study: its objectives' names and its factors."""
+    def _describe_study(self) -> None:
+        """What optuna-dashboard shows of the study: its objectives' names, its factors and
+        what the observers returned at its start."""
         names = ["energy_j" if o == "energy" else o for o in self.objectives]
         if self.study.metric_names != names:
             with warnings.catch_warnings():  # marked experimental since Optuna 3.2
@@ -295,102 +259,95 @@ class StudyLoop:
             "repetitions": s.repetitions,
             "batch_size": s.batch_size,
             "seed": s.seed,
-            "mlflow_experiment_id": runs.experiment_id,
-            "mlflow_run_id": runs.run_id,
+            **self.attrs,
         }
         attrs = self.study.user_attrs
         for key, value in factors.items():
             if attrs.get(key) != value:
                 self.study.set_user_attr(key, value)
 
-    def _rounds(self, runs: StudyRuns, progress: Progress) -> tuple[str, int]:
+    def _rounds(self) -> tuple[str, int]:
         """Run rounds until a stop reason; return it and the number of rounds counted."""
-        net = self._make_net()
-        self._pending.update({f"net.{k}": float(v) for k, v in layer_counts(net).items()})
-        if len(self.counted_trials()) < self.settings.rounds:
-            self._warm_up(progress)
-            idle_w = self.meter.measure_idle()
-            if idle_w is not None:
-                self._pending["idle_power_w"] = idle_w
-        runner = RoundRunner(
-            self.settings,
-            self.data,
-            self.meter,
-            self.space,
-            runs,
-            progress,
-            device=self.device,
-            task=self.task,
-        )
+        runner = self._runner()
         new_rounds = failures = 0
         while True:
-            asked: list[optuna.Trial] = []
-            try:
-                reserved = self._reserve(runs, asked)
-                if isinstance(reserved, str):
-                    if self._pending:  # no round ran in this process
-                        runs.log_metrics(runs.run_id, self._pending)
-                        self._pending.clear()
-                    return reserved, new_rounds
-                trial, hparams = reserved
-                with heartbeat(self.storage, self.study, trial):
-                    state = runner.run(self.study, trial, hparams, self.grid_intensity)
-            except KeyboardInterrupt as err:
-                # Ctrl-C or SIGTERM between taking the round and training it (the runner
-                # records one that arrives while it trains): recorded the same way.
-                if asked:
-                    self._abandon(runs, asked[0], str(err) or INTERRUPTED)
-                raise
+            state = self._next_round(runner)
+            if isinstance(state, str):
+                if state != OTHERS_RUNNING:
+                    # The worker that ends the study says its figures last: another worker's,
+                    # counted before the last round ended, may have been told after it.
+                    self._log_totals(cumulative=False)
+                elif self._pending:  # no round ran in this process
+                    self.observers.study_totals(StudyTotals(dict(self._pending)))
+                    self._pending.clear()
+                return state, new_rounds
             if state in COUNTED:
                 new_rounds += 1
                 failures = 0
             else:
                 failures += 1
-            self._log_totals(runs)
+            self._log_totals()
             if failures >= MAX_CONSECUTIVE_FAILURES:
                 return (
                     f"stopped after {failures} failed rounds in a row; the last: "
                     f"{self.study.trials[-1].user_attrs.get(FAIL_REASON, '?')}"
                 ), new_rounds
 
-    def _warm_up(self, progress: Progress) -> None:
-        """The first training of a process costs more (kernel selection, allocator growth):
-        an untimed one first, so the idle baseline and round 0 see a warm device like every
-        later round. The classify task on device data warms up on `warmup_steps` batches of
-        the largest batch size any round uses; any other task runs one untimed epoch."""
-        s = self.settings
-        if not s.warmup_steps:
-            return
-        source = self.data.source
-        if s.task.name == "classify" and isinstance(source, DeviceData):
-            seconds = warm_up(
-                self._make_net,
-                source,
-                batch_size=largest_batch_size(s.hparams, s.batch_size),
-                steps=s.warmup_steps,
-                seconds=s.warmup_s,
-            )
-        else:
-            seconds = warm_up_task(s, self.data, self.device, self.task)
-        progress.info(f"warmed up in {seconds:.1f} s")
+    def _runner(self) -> RoundRunner:
+        """The rounds' runner, once the device is warm (so that the idle baseline and round 0
+        see it as every later round does) and its idle power known."""
+        net = self._make_net()
+        self._pending.update({f"net.{k}": float(v) for k, v in layer_counts(net).items()})
+        if len(self.counted_trials()) < self.settings.rounds:
+            seconds = warm_up_study(self.settings, self.data, self.device, self.task)
+            if seconds is not None:
+                self.observers.warmed_up(WarmedUp(seconds))
+            idle_w = self.meter.measure_idle()
+            if idle_w is not None:
+                self._pending["idle_power_w"] = idle_w
+        return RoundRunner(
+            self.settings,
+            self.data,
+            self.meter,
+            self.space,
+            self.observers,
+            device=self.device,
+            task=self.task,
+        )
 
-    def _abandon(self, runs: StudyRuns, trial: optuna.Trial, reason: str) -> None:
-        """Record `trial`, if still running, as failed with `reason`, its round run KILLED."""
+    def _next_round(self, runner: RoundRunner) -> TrialState | str:
+        """Reserve and run this worker's next round; its state, or why there is none."""
+        asked: list[optuna.Trial] = []
+        try:
+            reserved = self._reserve(asked)
+            if isinstance(reserved, str):
+                return reserved
+            trial, hparams = reserved
+            with heartbeat(self.storage, self.study, trial):
+                return runner.run(self.study, trial, hparams, self.grid_intensity)
+        except KeyboardInterrupt as err:
+            # Ctrl-C or SIGTERM between taking the round and training it (the runner
+            # records one that arrives while it trains): recorded the same way.
+            if asked:
+                self._abandon(asked[0], str(err) or INTERRUPTED)
+            raise
+
+    def _abandon(self, trial: optuna.Trial, reason: str) -> None:
+        """Record `trial`, if still running, as failed with `reason`, killed."""
         tid = trial_id(self.storage, self.study, trial.number)
         if self.storage.get_trial(tid).state != TrialState.RUNNING:
             return  # the runner recorded it already
         trial.set_user_attr(FAIL_REASON, reason)
         self.study.tell(trial, state=TrialState.FAIL)
-        runs.kill_round(trial.number, self.storage.get_trial_params(tid), reason)
+        params = self.storage.get_trial_params(tid)
+        self.observers.round_abandoned(RoundAbandoned(trial.number, params, reason, killed=True))
 
-    def _reserve(
-        self, runs: StudyRuns, asked: list[optuna.Trial]
-    ) -> tuple[optuna.Trial, dict[str, Any]] | str:
+    def _reserve(self, asked: list[optuna.Trial]) -> tuple[optuna.Trial, dict[str, Any]] | str:
         """The next round for this worker, or why there is none. Under the study's lock,
         so that workers together never run more than `rounds` and never draw alike. The
         trial is put in `asked` as soon as it exists."""
         with study_lock(self.url, self.name):
-            trials = self._settle_lost_rounds(runs)
+            trials = self._settle_lost_rounds()
             counted = [t for t in trials if t.state in COUNTED]
             running = [t for t in trials if t.state == TrialState.RUNNING]
             stop_reason = self._stop_reason(counted, running)
@@ -405,9 +362,10 @@ class StudyLoop:
                 trial.set_user_attr(key, value)
             return trial, suggest(trial, self.space)
 
-    def _settle_lost_rounds(self, runs: StudyRuns) -> list[FrozenTrial]:
-        """Under the study's lock: fail the rounds of workers that are gone, close the MLflow
-        runs that gone workers left open; return the study's trials."""
+    def _settle_lost_rounds(self) -> list[FrozenTrial]:
+        """Under the study's lock: fail the rounds of workers that are gone, tell the
+        observers which rounds gone workers left (their MLflow runs to close); return the
+        study's trials."""
         lost = fail_lost_trials(self.study, self.storage)
         trials = self.study.get_trials(deepcopy=False)
         grace_s = 2 * self.settings.study.heartbeat_s
@@ -417,7 +375,7 @@ class StudyLoop:
             if t.number in lost
             or (t.state != TrialState.RUNNING and left_by_its_worker(t, grace_s))
         ]
-        runs.close_orphans(left, lost)
+        self.observers.lost_rounds_settled(LostRoundsSettled(left, lost))
         return trials
 
     def _make_net(self) -> torch.nn.Module:
@@ -476,7 +434,9 @@ class StudyLoop:
             )
         return tags
 
-    def _log_totals(self, runs: StudyRuns) -> None:
+    def _log_totals(self, *, cumulative: bool = True) -> None:
+        """The study's figures so far; with `cumulative`, also its joules at the step of its
+        latest counted round."""
         done = sorted(self.counted_trials(), key=lambda t: t.number)
         totals: dict[str, float] = {}
         best = self.best_value(done)
@@ -485,16 +445,17 @@ class StudyLoop:
         energy = total_energy(self.finished_trials())
         if energy is not None and done:
             totals["energy_j"] = energy
-            per_point = energy_per_point(energy, best) if self.objective == "accuracy" else None
-            if per_point is not None:
-                totals["energy_per_point_j"] = per_point
+            if self.objective == "accuracy" and best:
+                # Joules per percentage point of accuracy (the sweep table's J/point).
+                totals["energy_per_point_j"] = energy / (100.0 * best)
             totals["co2_g"] = co2_g(energy, self.grid_intensity)
         totals["rounds_completed"] = float(len(done))
-        runs.log_metrics(runs.run_id, {**totals, **self._pending})
+        self.observers.study_totals(StudyTotals({**totals, **self._pending}))
         self._pending.clear()
-        if energy is not None and done:
+        if cumulative and energy is not None and done:
             # Cumulative joules at every round, so convergence can be plotted against energy.
-            runs.log_metrics(runs.run_id, {"cumulative_energy_j": energy}, step=done[-1].number)
+            joules = StudyTotals({"cumulative_energy_j": energy}, step=done[-1].number)
+            self.observers.study_totals(joules)
 
     def _pareto_front(self) -> dict[str, Any]:
         return {
@@ -511,39 +472,6 @@ def total_energy(trials: list[FrozenTrial]) -> float | None:
     Failed rounds spent energy too: callers pass them where the total is what was spent."""
     values = [t.user_attrs["energy_j"] for t in trials if "energy_j" in t.user_attrs]
     return float(sum(values)) if values else None
-
-
-def warm_up_task(
-    settings: TrainConfig, data: TaskData, device: torch.device, task: TaskRunner
-) -> float:
-    """One untimed epoch of the study's task on its first round's kind of net; the global RNG
-    state is left as it was. Returns its seconds."""
-    from green_ai.training.optimizers import build_optimizer
-    from green_ai.training.task import TaskContext
-
-    started = time.perf_counter()
-    rng_devices = [device] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=rng_devices):
-        model = make_net(settings, data.input_shape, data.num_classes).to(device)
-        ctx = TaskContext(
-            model=model,
-            data=data,
-            optimizer_factory=lambda p: build_optimizer(settings.optimizer, p, {}),
-            hparams={},
-            options={"eval_every_epoch": False, **settings.task.options},
-            num_epochs=1,
-            batch_size=largest_batch_size(settings.hparams, settings.batch_size),
-            seed=0,
-            repetition=0,
-            round=-1,
-            device=device,
-            objective=settings.search.objective,
-        )
-        with contextlib.suppress(Exception):  # what fails here fails again, measured, in round 0
-            task.fit(ctx)
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return time.perf_counter() - started
 
 
 def _data_device(data: TaskData | None) -> torch.device:

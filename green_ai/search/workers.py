@@ -23,10 +23,11 @@ from types import FrameType
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from green_ai.tracking.study_runs import FAIL_REASON
-
 log = logging.getLogger("green_ai")
 
+# Why a round ended without a result: the user attribute on its Optuna trial (MLflow's run of
+# the round carries the same word as a tag: green_ai.tracking.study_runs).
+FAIL_REASON = "fail_reason"
 HOST_ATTR = "worker_host"
 PID_ATTR = "worker_pid"
 

@@ -13,7 +13,7 @@ from mlflow import MlflowClient
 from omegaconf import DictConfig
 
 from green_ai.errors import UserError
-from green_ai.search import run_study
+from green_ai.train import train
 
 Make = Callable[..., DictConfig]
 ESTIMATE = ["energy=estimate", "energy.idle_s=0"]
@@ -26,13 +26,13 @@ def parent_run(cfg: DictConfig, run_id: str) -> mlflow.entities.Run:
 
 def test_energy_budget_ends_the_study_after_the_round_that_reaches_it(make_cfg: Make) -> None:
     cfg = make_cfg(*ESTIMATE, "rounds=5", "search.energy_budget_j=1e-9")
-    outcome = run_study(cfg)
+    outcome = train(cfg)
     assert outcome.rounds_completed == 1  # the round in flight completes, then the study ends
     assert outcome.stop_reason is not None and "energy budget reached" in outcome.stop_reason
     tags = parent_run(cfg, outcome.parent_run_id).data.tags
     assert "energy budget reached" in tags["stop_reason"]
     # a rerun with a larger budget goes on from where it stopped
-    more = run_study(make_cfg(*ESTIMATE, "rounds=2", "search.energy_budget_j=1e6"))
+    more = train(make_cfg(*ESTIMATE, "rounds=2", "search.energy_budget_j=1e6"))
     assert more.new_rounds == 1 and more.rounds_completed == 2
 
 
@@ -45,7 +45,7 @@ def test_grid_study_ends_with_the_grid(make_cfg: Make) -> None:
         "rounds=4",
         "repetitions=1",
     )
-    outcome = run_study(cfg)
+    outcome = train(cfg)
     assert outcome.rounds_completed == 2
     assert outcome.stop_reason is not None and "grid is exhausted" in outcome.stop_reason
     study = optuna.load_study(study_name=outcome.study_name, storage=cfg.study.storage)
@@ -56,7 +56,7 @@ def test_grid_study_ends_with_the_grid(make_cfg: Make) -> None:
 
 def test_accuracy_and_energy_study_logs_its_pareto_front(make_cfg: Make, tmp_path: Path) -> None:
     cfg = make_cfg(*ESTIMATE, "search.objectives=[accuracy,energy]", "rounds=3", "repetitions=1")
-    outcome = run_study(cfg)
+    outcome = train(cfg)
     assert outcome.rounds_completed == 3
     study = optuna.load_study(study_name=outcome.study_name, storage=cfg.study.storage)
     assert len(study.directions) == 2
@@ -72,4 +72,4 @@ def test_accuracy_and_energy_study_logs_its_pareto_front(make_cfg: Make, tmp_pat
 
 def test_energy_objective_needs_a_meter(make_cfg: Make) -> None:
     with pytest.raises(UserError, match="energy=none measures no joules"):
-        run_study(make_cfg("search.objectives=[accuracy,energy]"))
+        train(make_cfg("search.objectives=[accuracy,energy]"))

@@ -15,9 +15,10 @@ from omegaconf import DictConfig
 from green_ai.analysis.load import load_experiment
 from green_ai.config.store import train_settings
 from green_ai.errors import UserError
-from green_ai.search import check_feasible, run_study
+from green_ai.search import check_feasible
 from green_ai.search import study as study_module
 from green_ai.search.pruning import build_pruner
+from green_ai.train import train
 
 Make = Callable[..., DictConfig]
 ESTIMATE = ["energy=estimate", "energy.idle_s=0"]
@@ -49,7 +50,7 @@ def test_a_pruned_round_is_recorded_counted_and_its_joules_kept(
         study_module, "build_pruner", lambda search, epochs: PruneOddRoundsAtStep1()
     )
     cfg = make_cfg(*ESTIMATE, "search.pruner=median", "epochs=3", "rounds=3", "repetitions=2")
-    outcome = run_study(cfg)
+    outcome = train(cfg)
 
     study = optuna.load_study(study_name=outcome.study_name, storage=cfg.study.storage)
     states = [t.state for t in study.trials]

@@ -15,11 +15,12 @@ from omegaconf import DictConfig
 from green_ai.config.store import train_settings
 from green_ai.errors import UserError
 from green_ai.search import rounds as rounds_module
-from green_ai.search import run_study, study_name
 from green_ai.search import study as study_module
+from green_ai.search import study_name
 from green_ai.search.storage import study_lock
 from green_ai.search.workers import Terminated
 from green_ai.tracking import StudyRuns
+from green_ai.train import train
 from green_ai.training import DivergedError
 
 Make = Callable[..., DictConfig]
@@ -37,7 +38,7 @@ def runs_of(cfg: DictConfig) -> tuple[list, list]:
 
 def test_study_tracks_parent_and_rounds_then_resumes(make_cfg: Make) -> None:
     cfg = make_cfg()
-    outcome = run_study(cfg)
+    outcome = train(cfg)
     assert outcome.rounds_completed == 2 and outcome.new_rounds == 2
     parents, rounds = runs_of(cfg)
     assert len(parents) == 1 and len(rounds) == 2
@@ -89,14 +90,14 @@ def test_study_tracks_parent_and_rounds_then_resumes(make_cfg: Make) -> None:
         reps = [m.value for m in client.get_metric_history(r.info.run_id, "rep_accuracy")]
         assert r.data.metrics["accuracy"] == pytest.approx(sum(reps) / len(reps))
 
-    again = run_study(cfg)
+    again = train(cfg)
     assert again.new_rounds == 0 and again.rounds_completed == 2
     assert again.parent_run_id == outcome.parent_run_id
     assert len(runs_of(cfg)[1]) == 2
 
     more = make_cfg("rounds=3")
     assert study_name(more) == study_name(cfg)
-    extended = run_study(more)
+    extended = train(more)
     assert extended.new_rounds == 1 and extended.rounds_completed == 3
     parents, rounds = runs_of(cfg)
     assert len(parents) == 1 and len(rounds) == 3
@@ -108,7 +109,7 @@ def test_study_tracks_parent_and_rounds_then_resumes(make_cfg: Make) -> None:
 
 def test_optuna_dashboard_sees_a_green_study(make_cfg: Make) -> None:
     cfg = make_cfg("energy=estimate", "energy.idle_s=0.2", "energy.settle_s=0", "epochs=2")
-    outcome = run_study(cfg)
+    outcome = train(cfg)
     study = optuna.load_study(study_name=outcome.study_name, storage=cfg.study.storage)
     assert study.metric_names == ["accuracy"]
     assert {
@@ -163,7 +164,7 @@ def test_a_failed_repetition_fails_the_round_and_the_study_goes_on(
 
     monkeypatch.setattr(rounds_module.TaskRunner, "__call__", flaky)
     cfg = make_cfg("rounds=2")
-    outcome = run_study(cfg)
+    outcome = train(cfg)
     assert outcome.rounds_completed == 2
     storage = optuna.load_study(study_name=outcome.study_name, storage=cfg.study.storage)
     states = [t.state for t in storage.trials]
@@ -181,12 +182,12 @@ def test_a_failed_repetition_fails_the_round_and_the_study_goes_on(
     # the failed round keeps what it measured before failing
     assert "rep_accuracy" in failed[0].data.metrics
     # the study has its two rounds: a rerun has nothing to do
-    assert run_study(cfg).new_rounds == 0
+    assert train(cfg).new_rounds == 0
 
 
 def test_estimated_energy_reaches_every_round_and_the_parent(make_cfg: Make) -> None:
     cfg = make_cfg("energy=estimate", "energy.idle_s=0.2", "energy.settle_s=0")
-    run_study(cfg)
+    train(cfg)
     parents, rounds = runs_of(cfg)
     for r in rounds:
         for key in ("energy_j", "power_mean_w", "co2_g"):
@@ -223,12 +224,12 @@ def test_bad_overrides_fail_before_training(
     make_cfg: Make, override: str, message: str, tmp_path: Path
 ) -> None:
     with pytest.raises(UserError, match=message.replace("[", r"\[")):
-        run_study(make_cfg(override))
+        train(make_cfg(override))
     assert not (tmp_path / "studies.db").exists()
 
 
 def test_workers_sharing_a_study_draw_different_hyperparameters(make_cfg: Make) -> None:
-    run_study(make_cfg("rounds=1", "repetitions=1"))  # one round done before the workers join
+    train(make_cfg("rounds=1", "repetitions=1"))  # one round done before the workers join
     drawn = []
     for worker in (1, 2):
         cfg = make_cfg("rounds=3", f"study.worker={worker}")
@@ -249,7 +250,7 @@ def test_a_study_that_breaks_marks_its_parent_run_failed_and_the_rerun_redoes_th
     monkeypatch.setattr(rounds_module.TaskRunner, "__call__", broken)
     cfg = make_cfg()
     with pytest.raises(UserError, match="vanished"):
-        run_study(cfg)
+        train(cfg)
     parents, rounds = runs_of(cfg)
     assert parents[0].info.status == "FAILED"
     assert "the data vanished" in parents[0].data.tags["stop_reason"]
@@ -260,7 +261,7 @@ def test_a_study_that_breaks_marks_its_parent_run_failed_and_the_rerun_redoes_th
     assert "the data vanished" in study.trials[0].user_attrs["fail_reason"]
 
     monkeypatch.setattr(rounds_module.TaskRunner, "__call__", real)
-    outcome = run_study(cfg)
+    outcome = train(cfg)
     assert outcome.rounds_completed == 2 and outcome.new_rounds == 2
 
 
@@ -288,14 +289,14 @@ def test_a_round_failed_by_its_live_worker_keeps_its_run_for_that_worker_to_clos
         if kwargs.get("failed_reason") and not looked.is_set():
             looked.set()
             with study_lock(loops[0].url, loops[0].name):
-                loops[0]._settle_lost_rounds(self)  # what a worker reserving a round does
+                loops[0]._settle_lost_rounds()  # what a worker reserving a round does
             seen.append(self.client.get_run(run_id).info.status)
         real_finish(self, run_id, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(rounds_module.TaskRunner, "__call__", diverged)
     monkeypatch.setattr(study_module.StudyLoop, "run", run)
     monkeypatch.setattr(StudyRuns, "finish_round", finish_round)
-    outcome = run_study(make_cfg("rounds=1"))
+    outcome = train(make_cfg("rounds=1"))
     assert outcome.rounds_completed == 0
     assert seen == ["RUNNING"]
     _, rounds = runs_of(make_cfg("rounds=1"))
@@ -315,7 +316,7 @@ def test_a_sigterm_between_taking_a_round_and_training_it_records_the_round(
     monkeypatch.setattr(study_module, where, terminated)
     cfg = make_cfg()
     with pytest.raises(Terminated):
-        run_study(cfg)
+        train(cfg)
     study = optuna.load_study(study_name=study_name(cfg), storage=cfg.study.storage)
     assert [t.state for t in study.trials] == [optuna.trial.TrialState.FAIL]
     assert study.trials[0].user_attrs["fail_reason"] == "terminated (SIGTERM)"
@@ -325,6 +326,6 @@ def test_a_sigterm_between_taking_a_round_and_training_it_records_the_round(
     assert rounds[0].data.tags["round"] == "0"
 
     monkeypatch.setattr(study_module, where, real)
-    outcome = run_study(cfg)
+    outcome = train(cfg)
     assert outcome.rounds_completed == 2 and outcome.new_rounds == 2
     assert len(runs_of(cfg)[1]) == 3  # the killed round's run, and the two that counted

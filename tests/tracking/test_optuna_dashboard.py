@@ -13,7 +13,7 @@ import optuna
 from omegaconf import DictConfig
 from optuna_dashboard import wsgi
 
-from green_ai.search import run_study
+from green_ai.train import train
 
 Make = Callable[..., DictConfig]
 
@@ -30,7 +30,7 @@ def get(app: Any, path: str) -> dict[str, Any]:
 
 def test_the_dashboard_shows_objective_names_curves_and_joules(make_cfg: Make) -> None:
     cfg = make_cfg("energy=estimate", "energy.idle_s=0.2", "energy.settle_s=0", "epochs=2")
-    outcome = run_study(cfg)
+    outcome = train(cfg)
     study_id = optuna.load_study(
         study_name=outcome.study_name, storage=cfg.study.storage
     )._study_id
