@@ -245,3 +245,28 @@ def test_a_sweep_over_the_nets_own_key_and_the_report_on_that_factor(lab: Path) 
     text = (cwd / "report" / "report.md").read_text()
     assert "Factorial (net.width" in text
     assert "net.width=4" in text and "net.width=8" in text
+
+
+def test_a_config_dir_inside_the_package_is_found_by_pkg_url(lab: Path) -> None:
+    shutil.copytree(lab / "conf", lab / "my_lab" / "conf")
+    shutil.rmtree(lab / "conf")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "green_ai.train",
+            "hydra.searchpath=[pkg://my_lab.conf]",
+            *OWN,
+            "rounds=1",
+            "repetitions=1",
+            "epochs=1",
+        ],
+        cwd=lab.parent,
+        env=_env(lab),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "1 rounds (1 new)" in done.stdout
