@@ -37,6 +37,8 @@ STUDY_PARAMS = [
 ]
 # Names the report gives columns of its own: a param so named is not carried along.
 OWN_COLUMNS = ("start_time", "energy_metric", "run_id")
+# Columns the report adds to rounds: no objective's metric may take their name.
+OWN_ROUND_COLUMNS = ("start_time", "_counted", "energy")
 NUMERIC_STUDY_PARAMS = ("conv", "linear", "relu", "epochs", "rounds", "repetitions", "batch_size")
 
 
@@ -163,7 +165,10 @@ def _rounds(children: pd.DataFrame, parents: pd.DataFrame) -> pd.DataFrame:
             "idle_power_w": parent.map(idle_of),
         }
     )
-    for m in (*ROUND_METRICS, "pruned_epoch"):
+    # A study that optimised another metric (`val_loss`) has it on its rounds: one column each.
+    objectives = _col(parents, "params.objective").dropna().astype(str).unique()
+    extra = [o for o in sorted(objectives) if o not in (*ROUND_COLUMNS, *OWN_ROUND_COLUMNS)]
+    for m in (*ROUND_METRICS, "pruned_epoch", *extra):
         frame[m] = _numeric(_col(children, f"metrics.{m}"))
     frame = frame.dropna(subset=["study_name", "round"])
     # A round logged twice (a study database reset under the same MLflow experiment): keep
@@ -173,7 +178,8 @@ def _rounds(children: pd.DataFrame, parents: pd.DataFrame) -> pd.DataFrame:
         ["study_name", "round"], keep="last"
     )
     frame["round"] = frame["round"].astype(int)
-    return frame.sort_values(["study_name", "round"])[ROUND_COLUMNS].reset_index(drop=True)
+    columns = [*ROUND_COLUMNS, *extra]
+    return frame.sort_values(["study_name", "round"])[columns].reset_index(drop=True)
 
 
 def _inference(infer: pd.DataFrame) -> pd.DataFrame:

@@ -50,14 +50,23 @@ def save(fig: Figure, path: Path) -> None:
     plt.close(fig)
 
 
-def convergence(ax: Axes, curves: pd.DataFrame, labels: dict[str, str], x: str) -> Axes:
-    """Best-so-far accuracy per study against rounds or cumulative joules (Figs. 3.3–3.6)."""
+def convergence(
+    ax: Axes,
+    curves: pd.DataFrame,
+    labels: dict[str, str],
+    x: str,
+    ylabel: str = "best test accuracy so far",
+    *,
+    maximize: bool = True,
+) -> Axes:
+    """Best-so-far value per study against rounds or cumulative joules (Figs. 3.3–3.6)."""
     for study, c in curves.groupby("study_name", sort=True):
         xs = c["n"] if x == "round" else c["cumulative_energy_j"]
         ax.step(xs, c["best_so_far"], where="post", label=labels.get(str(study), str(study)))
     ax.set_xlabel("round" if x == "round" else "cumulative energy (J)")
-    ax.set_ylabel("best test accuracy so far")
-    ax.legend(loc="lower right")
+    ax.set_ylabel(ylabel)
+    # Curves rise when maximised and fall when minimised: the legend goes where they are not.
+    ax.legend(loc="lower right" if maximize else "upper right")
     return ax
 
 

@@ -85,7 +85,9 @@ class Runs:
 
     source: str  # how report.md names where the runs came from
     studies: pd.DataFrame  # STUDY_COLUMNS (then any other params), one row per study
-    rounds: pd.DataFrame  # ROUND_COLUMNS, one row per (study, round) run
+    # ROUND_COLUMNS, then one per other metric a study optimised (`val_loss`); a row per
+    # (study, round) run
+    rounds: pd.DataFrame
     inference: pd.DataFrame  # INFERENCE_COLUMNS
     rep_metrics: Callable[[list[str]], pd.DataFrame]
     untagged: int = 0  # runs without a known kind, left out

@@ -15,22 +15,25 @@ LAYER_COUNTS = ("conv", "linear", "relu")
 
 
 def training_section(report: Report, rounds: pd.DataFrame, studies: pd.DataFrame) -> pd.DataFrame:
-    """Table 3.3 for every training study, factorial or not; returns the round-by-round curves."""
-    report.heading("Training studies: best accuracy (thesis Table 3.3)")
+    """Table 3.3 for every training study, factorial or not, a table per objective; returns
+    the round-by-round curves."""
+    groups = tables.objective_groups(studies)
+    names = list(dict.fromkeys(o.name for o, _ in groups)) or ["accuracy"]
+    report.heading(f"Training studies: best {' and best '.join(names)} (thesis Table 3.3)")
     if studies.empty:
         report.missing("no training studies.")
         return pd.DataFrame(columns=tables.CURVE_COLUMNS)
     curves = tables.search_curves(rounds, studies)
-    best = tables.best_accuracy_table(curves, studies)
-    if best.empty:
-        report.missing("no training study has a completed round with an `accuracy`.")
+    shown = 0
+    for objective, group in groups:
+        best = tables.best_accuracy_table(curves, group, objective)
+        if best.empty:
+            report.missing(_no_rounds(objective, len(groups) == 1))
+            continue
+        shown += 1
+        report.table(f"best{objective.suffix or '_accuracy'}", best, _best_caption(objective))
+    if not shown:
         return curves
-    report.table(
-        "best_accuracy",
-        best,
-        "Best test accuracy per study, the round (1-based) that first reached it, and the "
-        "joules the study spent (`energy_metric`)",
-    )
     unmetered = studies[studies["energy_metric"] == "none"]
     if len(unmetered):
         report.missing(
@@ -47,10 +50,31 @@ def training_section(report: Report, rounds: pd.DataFrame, studies: pd.DataFrame
     return curves
 
 
+def _no_rounds(objective: tables.Objective, alone: bool) -> str:
+    if objective.is_thesis and alone:
+        return "no training study has a completed round with an `accuracy`."
+    return (
+        f"no training study that optimised {objective.label} has a completed round with a "
+        f"`{objective.name}`."
+    )
+
+
+def _best_caption(objective: tables.Objective) -> str:
+    if objective.is_thesis:
+        what = "Best test accuracy"
+    else:
+        what = f"{'Highest' if objective.maximize else 'Lowest'} {objective.label}"
+    return (
+        f"{what} per study, the round (1-based) that first reached it, and the joules the "
+        "study spent (`energy_metric`)"
+    )
+
+
 def search_section(
     report: Report, curves: pd.DataFrame, studies: pd.DataFrame, settings: ReportConfig
 ) -> None:
-    """Figures 3.3–3.6, energy to target and pruning for the studies outside a factorial."""
+    """Figures 3.3–3.6, energy to target and pruning for the studies outside a factorial,
+    each for the studies of one objective."""
     report.heading("Search strategies (thesis §3.5.1, Figures 3.3–3.6)")
     if studies.empty:
         report.missing(
@@ -58,31 +82,68 @@ def search_section(
             "factorial, below)."
         )
         return
+    groups = tables.objective_groups(studies)
     curves = curves[curves["study_name"].isin(studies["study_name"])]
-    if curves.empty or curves["accuracy"].isna().all():
-        report.missing("the search studies have no completed rounds with an `accuracy`.")
+    valued = set(curves.loc[curves["value"].notna(), "study_name"])
+    found = [(o, g) for o, g in groups if g["study_name"].isin(valued).any()]
+    if not found:
+        if all(o.is_thesis for o, _ in groups):
+            report.missing("the search studies have no completed rounds with an `accuracy`.")
+        else:
+            names = ", ".join(f"`{o.name}`" for o, _ in groups)
+            report.missing(
+                f"the search studies have no completed rounds with a value of their objective "
+                f"({names})."
+            )
         return
+    for objective, _ in groups:
+        if objective not in {o for o, _ in found}:
+            report.missing(
+                f"no search study that optimised {objective.label} has a completed round with "
+                f"a `{objective.name}`: no figures or tables for it."
+            )
+    groups = found
     metered = studies[studies["energy_metric"] != "none"]
     metric_note = ", ".join(f"`{m}`" for m in sorted(set(metered["energy_metric"])))
-    _convergence_figures(report, curves, studies, metric_note)
-    if len(metered):
-        pct = settings.target_pct
+    for objective, group in groups:
+        _convergence_figures(report, curves, group, metric_note, objective)
+    pct = settings.target_pct
+    for objective, group in groups:
+        group_metered = group[group["energy_metric"] != "none"]
+        if not len(group_metered):
+            continue
         report.table(
-            "energy_to_target",
-            tables.energy_to_target_table(curves, metered, pct),
-            f"Energy ({metric_note}) each search spent until its accuracy came within {pct:g}% "
-            "(relative) of its final best; failed rounds' joules count",
+            f"energy_to_target{objective.suffix}",
+            tables.energy_to_target_table(curves, group_metered, pct, objective),
+            _target_caption(objective, pct, metric_note),
         )
-    _pruning(report, curves, studies, settings.target_pct)
+    _pruning(report, curves, groups, pct)
+
+
+def _target_caption(objective: tables.Objective, pct: float, metric_note: str) -> str:
+    if objective.is_thesis:
+        reached = f"its accuracy came within {pct:g}% (relative) of its final best"
+    else:
+        best = "highest" if objective.maximize else "lowest"
+        reached = (
+            f"its {objective.label} came within {pct:g}% of its final {best} (relative to "
+            f"|{best}|)"
+        )
+    return f"Energy ({metric_note}) each search spent until {reached}; failed rounds' joules count"
 
 
 def _convergence_figures(
-    report: Report, curves: pd.DataFrame, studies: pd.DataFrame, metric_note: str
+    report: Report,
+    curves: pd.DataFrame,
+    studies: pd.DataFrame,
+    metric_note: str,
+    objective: tables.Objective,
 ) -> None:
     """Figures 3.3–3.6: one figure per dataset and search space, one panel per network."""
     labels = _line_labels(studies)
+    what = "accuracy" if objective.is_thesis else objective.label
     for (dataset, hparams), group in studies.groupby(["dataset", "hparams"], sort=True):
-        name = f"{slug(str(dataset))}_{slug(str(hparams))}"
+        name = f"{slug(str(dataset))}_{slug(str(hparams))}{objective.suffix}"
         where = f"{dataset}, search space {hparams}"
         _convergence_figure(
             report,
@@ -91,7 +152,8 @@ def _convergence_figures(
             labels,
             "round",
             f"convergence_rounds_{name}",
-            f"Best-so-far accuracy against rounds, {where}",
+            f"Best-so-far {what} against rounds, {where}",
+            objective,
         )
         energy_group = group[group["energy_metric"] != "none"]
         if len(energy_group):
@@ -102,7 +164,8 @@ def _convergence_figures(
                 labels,
                 "energy",
                 f"convergence_energy_{name}",
-                f"Best-so-far accuracy against cumulative energy ({metric_note}), {where}",
+                f"Best-so-far {what} against cumulative energy ({metric_note}), {where}",
+                objective,
             )
 
 
@@ -126,32 +189,55 @@ def _convergence_figure(
     x: str,
     name: str,
     caption: str,
+    objective: tables.Objective,
 ) -> None:
+    if objective.is_thesis:
+        ylabel = "best test accuracy so far"
+    else:
+        ylabel = f"{'highest' if objective.maximize else 'lowest'} {objective.name} so far"
     nets = studies.groupby(["net", *LAYER_COUNTS], sort=True, dropna=False)
     # Titles name the layer counts only where panels differ in them (dense nets ignore conv).
     shown = [f for f in LAYER_COUNTS if studies[f].nunique() > 1]
     fig, axes = plots.panels(nets.ngroups)
     for ax, ((net, *counts), s) in zip(axes, nets, strict=True):
-        plots.convergence(ax, curves[curves["study_name"].isin(s["study_name"])], labels, x)
+        study_curves = curves[curves["study_name"].isin(s["study_name"])]
+        plots.convergence(ax, study_curves, labels, x, ylabel, maximize=objective.maximize)
         by_name = dict(zip(LAYER_COUNTS, counts, strict=True))
         extra = " ".join(f"{f}={level_label(by_name[f])}" for f in shown)
         ax.set_title(f"{net} ({extra})" if extra else str(net))
     report.figure(name, fig, caption)
 
 
-def _pruning(report: Report, curves: pd.DataFrame, studies: pd.DataFrame, pct: float) -> None:
+def _pruning(
+    report: Report,
+    curves: pd.DataFrame,
+    groups: list[tuple[tables.Objective, pd.DataFrame]],
+    pct: float,
+) -> None:
     report.heading("Pruning (search.pruner)", level=3)
-    if (studies["pruner"] == "none").all():
+    pruned = [(o, g) for o, g in groups if (g["pruner"] != "none").any()]
+    if not pruned:
         report.text("No search study used a pruner (`search.pruner=none` everywhere).")
         return
-    table = tables.pruning_table(curves, studies, pct)
-    report.table(
-        "pruning",
-        table,
-        "Each strategy with and without pruning: joules spent, best accuracy, and the joules "
-        f"until the accuracy came within {pct:g}% of the best any of its studies reached "
-        "(`target_accuracy`, the same for every pruner); pruned rounds' joules count, their "
-        "accuracy does not",
+    for objective, group in pruned:
+        table = tables.pruning_table(curves, group, pct, objective)
+        report.table(f"pruning{objective.suffix}", table, _pruning_caption(objective, pct))
+        if not (table["pruner"] == "none").any():
+            report.missing("no study of these strategies ran without a pruner to compare with.")
+
+
+def _pruning_caption(objective: tables.Objective, pct: float) -> str:
+    if objective.is_thesis:
+        return (
+            "Each strategy with and without pruning: joules spent, best accuracy, and the "
+            f"joules until the accuracy came within {pct:g}% of the best any of its studies "
+            "reached (`target_accuracy`, the same for every pruner); pruned rounds' joules "
+            "count, their accuracy does not"
+        )
+    best = "highest" if objective.maximize else "lowest"
+    return (
+        f"Each strategy with and without pruning: joules spent, {best} {objective.label}, and "
+        f"the joules until it came within {pct:g}% of the {best} any of its studies reached "
+        f"(relative to |{best}|; `{objective.target_column}`, the same for every pruner); "
+        f"pruned rounds' joules count, their `{objective.name}` does not"
     )
-    if not (table["pruner"] == "none").any():
-        report.missing("no study of these strategies ran without a pruner to compare with.")

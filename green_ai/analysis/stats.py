@@ -160,36 +160,60 @@ def median_split(x: ArrayLike) -> float:
     return float(np.median(a)) if a.size else float("nan")
 
 
-def best_so_far(accuracy: ArrayLike) -> NDArray[np.float64]:
-    """Running maximum in round order; failed rounds (NaN) keep the best so far (Fig. 3.3)."""
-    a = _array(accuracy)
-    filled = np.where(np.isnan(a), -np.inf, a)
-    out = np.maximum.accumulate(filled) if a.size else filled
-    return np.where(np.isneginf(out), np.nan, out)
+def best_so_far(values: ArrayLike, *, maximize: bool = True) -> NDArray[np.float64]:
+    """Running maximum (minimum for a minimised metric) in round order; failed rounds (NaN)
+    keep the best so far (Fig. 3.3)."""
+    a = _array(values)
+    worst = -np.inf if maximize else np.inf
+    filled = np.where(np.isnan(a), worst, a)
+    running = np.maximum if maximize else np.minimum
+    out = running.accumulate(filled) if a.size else filled
+    return np.where(out == worst, np.nan, out)
 
 
-def first_reached(accuracy: ArrayLike, target: float) -> int | None:
-    """Index of the first round whose accuracy is at least `target`, or None."""
-    a = _array(accuracy)
-    hits = np.flatnonzero(np.nan_to_num(a, nan=-np.inf) >= target)
+def first_reached(values: ArrayLike, target: float, *, maximize: bool = True) -> int | None:
+    """Index of the first round at least as good as `target` (at least it when maximised, at
+    most it when minimised), or None."""
+    a = _array(values)
+    if maximize:
+        hits = np.flatnonzero(np.nan_to_num(a, nan=-np.inf) >= target)
+    else:
+        hits = np.flatnonzero(np.nan_to_num(a, nan=np.inf) <= target)
     return int(hits[0]) if hits.size else None
 
 
-def energy_to_target(
-    accuracy: ArrayLike, energy_j: ArrayLike, target_pct: float
-) -> tuple[int | None, float, float]:
-    """First round within `target_pct` % (relative) of the final best, and the joules spent.
+def best_value(values: ArrayLike, *, maximize: bool = True) -> float:
+    """The best of the values (NaN when there is none)."""
+    a = _array(values)
+    if np.isnan(a).all():
+        return float("nan")
+    return float(np.nanmax(a) if maximize else np.nanmin(a))
 
-    Returns (round index, target accuracy, cumulative energy up to and including that round).
+
+def target_value(best: float, target_pct: float, *, maximize: bool = True) -> float:
+    """The value `target_pct` % worse than `best`, relative to |best|: below it for a maximised
+    metric (an accuracy), above it for a minimised one (a loss), whatever the sign of best."""
+    worse = 1.0 - target_pct / 100.0
+    # An accuracy's target stays best * (1 - pct/100), exactly as the thesis computes it.
+    return best * (worse if maximize == (best >= 0) else 2.0 - worse)
+
+
+def energy_to_target(
+    values: ArrayLike, energy_j: ArrayLike, target_pct: float, *, maximize: bool = True
+) -> tuple[int | None, float, float]:
+    """First round within `target_pct` % (relative to |best|) of the final best, and the
+    joules spent.
+
+    Returns (round index, target value, cumulative energy up to and including that round).
     The energy counts every earlier round, failed ones too: they were paid for. NaN energy when
     any of those rounds has no measurement.
     """
-    acc, energy = _array(accuracy), _array(energy_j)
+    acc, energy = _array(values), _array(energy_j)
     if acc.size == 0 or np.all(np.isnan(acc)):
         return None, float("nan"), float("nan")
-    target = float(np.nanmax(acc)) * (1.0 - target_pct / 100.0)
-    idx = first_reached(acc, target)
-    if idx is None:  # unreachable: the best itself meets any target below it
+    target = target_value(best_value(acc, maximize=maximize), target_pct, maximize=maximize)
+    idx = first_reached(acc, target, maximize=maximize)
+    if idx is None:  # unreachable: the best itself meets any target worse than it
         return None, target, float("nan")
     spent = energy[: idx + 1]
     return idx, target, float(spent.sum()) if not np.isnan(spent).any() else float("nan")

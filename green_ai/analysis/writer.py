@@ -25,11 +25,15 @@ log = logging.getLogger(__name__)
 def write_report(runs: Runs, settings: ReportConfig, out_dir: Path) -> Path:
     """Write report.md, its CSVs and PNGs into `out_dir` and return report.md's path.
 
-    A factor named that no study has stops before anything is written.
+    A factor named that no study has, or a study whose objective has no direction, stops
+    before anything is written.
     """
     rounds, energy_info = search_tables.with_round_energy(runs.rounds, settings.energy_metric)
     studies = runs.studies.merge(energy_info, on="study_name", how="left")
     studies["energy_metric"] = studies["energy_metric"].fillna("none")
+    # The metric each study optimised, filled in for the search tables only: the factorials
+    # see the params the runs have.
+    optimised = search_tables.with_objectives(studies)
     search_studies, factorials = find_factorials(studies, settings.factors)
     report = Report(out_dir)
     report.heading(f"Report of {runs.source}", level=1)
@@ -40,7 +44,7 @@ def write_report(runs: Runs, settings: ReportConfig, out_dir: Path) -> Path:
         )
         return report.write()
     _overview(report, runs)
-    curves = training_section(report, rounds, studies)
+    curves = training_section(report, rounds, optimised)
     search_section(report, curves, search_studies, settings)
     factorial_section(report, rounds, runs.rep_metrics, factorials, settings)
     inference_section(report, runs.inference, settings)

@@ -15,6 +15,7 @@ EXPERIMENT = "green"
 EMPTY_EXPERIMENT = "empty"
 LEGACY_EXPERIMENT = "legacy"
 CUSTOM_EXPERIMENT = "custom"
+OBJECTIVE_EXPERIMENT = "objective"
 
 # Search studies: accuracy and net energy per round; None = a failed round (no accuracy, but
 # its joules were spent).
@@ -235,6 +236,73 @@ def build_custom(uri: str) -> None:
     for rnd, acc in enumerate((0.55, 0.61)):
         metrics = {"accuracy": acc, "energy_net_j": 60.0}
         _run(client, exp, KIND_TRAIN_ROUND, {"round": rnd}, metrics, {"state": "COMPLETE"}, parent)
+
+
+# Studies that optimised a validation loss (`search.objectives=[val_loss]
+# search.directions=[minimize]`): val_loss and net joules per round, None = a failed round
+# (or, with a pruner, a pruned one). Their rounds log an accuracy too, best where the loss is
+# not, which the search section must not follow.
+LOSS_SEARCH: dict[tuple[str, str], tuple[list[float | None], list[float]]] = {
+    ("random", "none"): ([0.9, 0.5, None, 0.52, 0.45], [10.0, 10.0, 4.0, 10.0, 10.0]),
+    ("gp_pi", "none"): ([1.2, 0.695, 0.704, 0.69], [5.0, 6.0, 7.0, 8.0]),
+    ("random", "median"): ([0.8, None, 0.454, None], [10.0, 2.0, 10.0, 3.0]),
+}
+LOSS_REPS = 2
+# Beside them, accuracy studies of the same net: one run that names its objective, one from
+# before objectives were logged.
+ACCURACY_SEARCH: dict[str, tuple[list[float], bool]] = {
+    "random": ([0.5, 0.7, 0.6], True),
+    "grid": ([0.4, 0.3], False),
+}
+
+
+def loss_accuracy(loss: float) -> float:
+    """The accuracy a loss study's round logs beside its loss: highest at its worst loss."""
+    return round(0.5 + loss / 4, 6)
+
+
+def build_objective(uri: str) -> None:
+    """OBJECTIVE_EXPERIMENT: the LOSS_SEARCH studies (params objective=val_loss,
+    direction=minimize; rounds with val_loss, val_loss_std, rep_val_loss and accuracy) and the
+    ACCURACY_SEARCH studies, all of one net, dataset and search space."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(uri)
+    exp = client.create_experiment(OBJECTIVE_EXPERIMENT)
+    common = {**SEARCH_ARCH, "dataset": "synthetic", "hparams": "adam5", "optimizer": "adam"}
+    common["task"] = "classify"
+    for (search, pruner), (losses, energies) in LOSS_SEARCH.items():
+        name = f"loss-{search}" + (f"-{pruner}" if pruner != "none" else "")
+        params = {**common, "search": search, "objective": "val_loss", "direction": "minimize"}
+        overrides = f"search={search} hparams=adam5 dataset=synthetic"
+        overrides += " search.objectives=[val_loss] search.directions=[minimize]"
+        if pruner != "none":
+            params["pruner"] = pruner
+            overrides += f" search.pruner={pruner}"
+        parent = _study(client, exp, name, params, True, overrides)
+        for rnd, (loss, energy) in enumerate(zip(losses, energies, strict=True)):
+            metrics: dict[str, float | list[float]] = {"energy_net_j": energy}
+            if loss is not None:
+                metrics |= {
+                    "val_loss": loss,
+                    "val_loss_std": 0.01,
+                    "rep_val_loss": [loss - 0.01, loss + 0.01],
+                    "accuracy": loss_accuracy(loss),
+                }
+            elif pruner != "none":
+                metrics["pruned_epoch"] = 1
+            state = "COMPLETE" if loss is not None else ("PRUNED" if pruner != "none" else "FAIL")
+            _run(client, exp, KIND_TRAIN_ROUND, {"round": rnd}, metrics, {"state": state}, parent)
+    for search, (accs, named) in ACCURACY_SEARCH.items():
+        params = {**common, "search": search}
+        if named:
+            params |= {"objective": "accuracy", "direction": "maximize"}
+        name = f"accuracy-{search}"
+        parent = _study(client, exp, name, params, True, f"search={search} dataset=synthetic")
+        for rnd, acc in enumerate(accs):
+            metrics = {"accuracy": acc, "energy_net_j": 10.0}
+            tags = {"state": "COMPLETE"}
+            _run(client, exp, KIND_TRAIN_ROUND, {"round": rnd}, metrics, tags, parent)
 
 
 def custom_tidy_rows() -> list[dict[str, object]]:
