@@ -59,8 +59,10 @@ INTERRUPTED = "interrupted"
 
 def epoch_metric(objective: str) -> str:
     """The name of the epoch's reported value in MLflow: `test_accuracy` for accuracy (the
-    classify task's held-out accuracy), else the objective's own name (e.g. `val_loss`)."""
-    return "test_accuracy" if objective == "accuracy" else objective
+    classify task's held-out accuracy), else `epoch_<objective>` (e.g. `epoch_val_loss`): the
+    round's own `val_loss` (the repetitions' mean, step 0) must not share a history with it,
+    or MLflow's latest value would be an epoch's."""
+    return "test_accuracy" if objective == "accuracy" else f"epoch_{objective}"
 
 
 @dataclass

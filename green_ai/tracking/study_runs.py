@@ -51,6 +51,9 @@ def study_params(cfg: TrainConfig) -> dict[str, str]:
         "hparams": cfg.hparams.name,
         "pruner": cfg.search.pruner,
         "optimizer": cfg.optimizer.name,
+        # What the study optimises first, and which way (the report ranks rounds by it).
+        "objective": cfg.search.objective,
+        "direction": cfg.search.objective_directions()[0],
         "task": cfg.task.name,
         **{key: str(getattr(cfg, key)) for key in shortcuts},
         "config_hash": config_hash(cfg),

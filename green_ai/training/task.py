@@ -125,7 +125,8 @@ class TaskContext:
             self.end_epoch()
 
     def log(self, **metrics: float) -> None:
-        """Numbers of this epoch to log next to its joules (e.g. `train_loss=0.3`)."""
+        """Numbers of this epoch to log next to its joules (e.g. `train_loss=0.3`); name them
+        apart from what `fit` returns (those are the round's, step 0)."""
         self._metrics.update({k: float(v) for k, v in metrics.items()})
 
     def report(self, value: float) -> None:

@@ -4,6 +4,7 @@ green_ai edited. README "Your own experiment" quotes the first command."""
 
 from __future__ import annotations
 
+import csv
 import os
 import shutil
 import sqlite3
@@ -148,7 +149,25 @@ def test_an_objective_of_the_loop_with_its_direction(lab: Path) -> None:
     best = min(t.value for t in study.trials if t.value is not None)
     (parent,), rounds = tracked_runs(f"sqlite:///{lab.parent}/mlflow.db")
     assert parent.data.metrics["best_val_loss"] == pytest.approx(best)
+    assert (parent.data.params["objective"], parent.data.params["direction"]) == (
+        "val_loss",
+        "minimize",
+    )
     assert all("val_loss" in r.data.metrics for r in rounds)
+    # The report ranks the study's rounds by its own objective, lowest first.
+    report = subprocess.run(
+        [sys.executable, "-m", "green_ai.report", "out_dir=report"],
+        cwd=lab.parent,
+        env=_env(lab),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=600,
+    )
+    assert report.returncode == 0, report.stdout[-3000:]
+    with (lab.parent / "report" / "best_val_loss.csv").open() as f:
+        (row,) = list(csv.DictReader(f))
+    assert float(row["best_val_loss"]) == pytest.approx(best)
 
 
 BAD_FILES = {
