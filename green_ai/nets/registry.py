@@ -26,6 +26,7 @@ def list_nets() -> list[str]:
 
 def net_options(name: str) -> list[str]:
     """The `net.options` keys that net `name` takes."""
+    _require_known(name)
     params = inspect.signature(_NETS[name].__init__).parameters
     return [p for p in params if p not in _NOT_OPTIONS]
 
@@ -44,8 +45,7 @@ def build_net(
 
     The dense networks have no conv blocks: `conv` and `relu` are ignored for them.
     """
-    if name not in _NETS:
-        raise UserError(f"net={name!r} is not known; use one of {', '.join(list_nets())}")
+    _require_known(name)
     extra = dict(options or {})
     unknown = sorted(set(extra) - set(net_options(name)))
     if unknown:
@@ -63,3 +63,11 @@ def build_net(
             **extra,
         )
     return _NETS[name](input_shape=input_shape, num_classes=num_classes, linear=linear, **extra)
+
+
+def _require_known(name: str) -> None:
+    if name not in _NETS:
+        raise UserError(
+            f"net={name!r} is not known; use one of {', '.join(list_nets())}, or a net of "
+            "your own (or torchvision's) by _target_ (docs/extending.md)"
+        )

@@ -49,7 +49,6 @@ def test_the_thesis_net_gets_its_layer_counts(make_cfg: Make) -> None:
             "one direction per objective",
         ),
         (["search.objectives=[energy]"], "energy can only come after it"),
-        (["net.name=resnet"], "net='resnet' is not one of the thesis's nets"),
     ],
 )
 def test_wrong_objectives_and_nets_are_one_line(
@@ -57,6 +56,14 @@ def test_wrong_objectives_and_nets_are_one_line(
 ) -> None:
     with pytest.raises(UserError, match=message.replace("[", r"\[")) as err:
         train_settings(make_cfg(*overrides))
+    assert "\n" not in str(err.value)
+
+
+def test_an_unknown_thesis_net_is_one_line_before_anything_runs(make_cfg: Make) -> None:
+    from green_ai.search import check_feasible
+
+    with pytest.raises(UserError, match="net='resnet' is not known; use one of") as err:
+        check_feasible(train_settings(make_cfg("net.name=resnet")))
     assert "\n" not in str(err.value)
 
 
