@@ -289,3 +289,31 @@ def test_a_config_dir_inside_the_package_is_found_by_pkg_url(lab: Path) -> None:
     )
     assert done.returncode == 0, done.stdout[-3000:]
     assert "1 rounds (1 new)" in done.stdout
+
+
+def test_gp_pi_searches_integers_categories_and_the_batch_size(lab: Path) -> None:
+    (lab / "conf/hparams/mixed.yaml").write_text(
+        "params:\n"
+        "  lr: {low: 1.0e-2, high: 0.3, log: true}\n"
+        "  width: {type: int, low: 4, high: 12, target: net}\n"
+        "  label_smoothing: {choices: [0.0, 0.1], target: task}\n"
+        "  batch_size: {choices: [32, 128], target: batch_size}\n"
+    )
+    args = [o for o in OWN if not o.startswith("hparams=")]
+    done = green(
+        lab,
+        *args,
+        "hparams=mixed",
+        "search=gp_pi",
+        "search.sampler.n_startup_trials=2",
+        "search.sampler.n_candidates=64",
+        "rounds=3",
+        "repetitions=1",
+    )
+    assert done.returncode == 0, done.stdout[-3000:]
+    study = _study(lab.parent)
+    assert [t.state.name for t in study.trials] == ["COMPLETE"] * 3
+    for t in study.trials:  # each value of its own kind, as MLflow params too
+        assert isinstance(t.params["width"], int) and t.params["batch_size"] in (32, 128)
+    _, rounds = tracked_runs(f"sqlite:///{lab.parent}/mlflow.db")
+    assert all({"batch_size", "width"} <= set(r.data.params) for r in rounds)
