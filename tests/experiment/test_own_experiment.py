@@ -66,6 +66,19 @@ def green(lab: Path, *args: str, cwd: Path | None = None) -> subprocess.Complete
     )
 
 
+def green_report(lab: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m green_ai.report out_dir=report ARGS` where the studies ran."""
+    return subprocess.run(
+        [sys.executable, "-m", "green_ai.report", "out_dir=report", *args],
+        cwd=lab.parent,
+        env=_env(lab),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=600,
+    )
+
+
 def _env(lab: Path) -> dict[str, str]:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(lab)}
     env.pop("MLFLOW_TRACKING_URI", None)
@@ -155,15 +168,7 @@ def test_an_objective_of_the_loop_with_its_direction(lab: Path) -> None:
     )
     assert all("val_loss" in r.data.metrics for r in rounds)
     # The report ranks the study's rounds by its own objective, lowest first.
-    report = subprocess.run(
-        [sys.executable, "-m", "green_ai.report", "out_dir=report"],
-        cwd=lab.parent,
-        env=_env(lab),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=600,
-    )
+    report = green_report(lab)
     assert report.returncode == 0, report.stdout[-3000:]
     with (lab.parent / "report" / "best_val_loss.csv").open() as f:
         (row,) = list(csv.DictReader(f))
@@ -251,15 +256,7 @@ def test_a_sweep_over_the_nets_own_key_and_the_report_on_that_factor(lab: Path) 
     )
     assert done.returncode == 0, done.stdout[-3000:]
     assert "width4" in done.stdout and "width8" in done.stdout  # run names lead with them
-    report = subprocess.run(
-        [sys.executable, "-m", "green_ai.report", "out_dir=report", "guards.effect_min_n=2"],
-        cwd=cwd,
-        env=_env(lab),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=600,
-    )
+    report = green_report(lab, "guards.effect_min_n=2")
     assert report.returncode == 0, report.stdout[-3000:]
     text = (cwd / "report" / "report.md").read_text()
     assert "Factorial (net.width" in text
