@@ -53,10 +53,8 @@ def component(group: str, raw: Mapping[str, Any], *, reserved: tuple[str, ...] =
 
 def as_plain(value: Any) -> Any:
     """An OmegaConf container (or anything) as plain dicts and lists."""
-    try:
-        from omegaconf import DictConfig, ListConfig, OmegaConf
-    except ImportError:  # pragma: no cover - omegaconf is a dependency
-        return value
+    from omegaconf import DictConfig, ListConfig, OmegaConf
+
     if isinstance(value, DictConfig | ListConfig):
         return OmegaConf.to_container(value, resolve=True)
     return value
