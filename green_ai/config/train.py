@@ -16,6 +16,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from green_ai.config.checks import require_choice, require_int, require_number
 from green_ai.config.components import Component, as_plain, component, is_component
+from green_ai.config.design import DesignConfig
 from green_ai.config.energy import EnergyConfig
 from green_ai.config.tracking import TrackingConfig
 from green_ai.errors import UserError
@@ -374,6 +375,8 @@ class TrainConfig:
     # as "Creating initial MLflow database tables..."); false: their warnings only.
     verbose: bool = False
     study: StudyConfig = field(default_factory=StudyConfig)
+    # Run order, intervals, thermal settling, adaptive repetitions (green_ai/config/design.py).
+    design: DesignConfig = field(default_factory=DesignConfig)
 
     def __post_init__(self) -> None:
         self.dataset = dataset_config(self.dataset)
