@@ -13,8 +13,18 @@ from green_ai.config.store import train_settings
 from green_ai.config.train import LoaderConfig, OptimizerConfig, TaskConfig, TrainConfig
 
 # Settings that do not change what a study computes: a rerun that differs only in these
-# continues the same study (rounds=3 after rounds=2 adds one round).
-NOT_IDENTITY = ("rounds", "tracking", "study", "energy", "progress", "verbose", "device")
+# continues the same study (rounds=3 after rounds=2 adds one round). `design` orders and
+# measures the rounds; what they compute is the same.
+NOT_IDENTITY = (
+    "rounds",
+    "tracking",
+    "study",
+    "energy",
+    "progress",
+    "verbose",
+    "device",
+    "design",
+)
 
 
 def study_name(cfg: TrainConfig | DictConfig) -> str:
