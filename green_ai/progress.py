@@ -139,7 +139,7 @@ class ProgressObserver(Observer):
             self.mode,
             rounds=s.rounds,
             done=min(event.rounds_done, s.rounds),
-            epochs_per_round=s.epochs * s.repetitions,
+            epochs_per_round=s.epochs * s.max_repetitions,  # auto: at most
             job=self.job,
         )
         verb = "resuming" if event.rounds_done else "starting"

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from green_ai.config.checks import require_choice, require_number
+from green_ai.config.checks import require_choice, require_int, require_number
 from green_ai.config.groups import current_sources, option, options
 from green_ai.errors import UserError
 
@@ -39,6 +39,16 @@ class EnergyConfig:
     devices: list[int] | None = None
     counter: bool = True
     powercap_root: str = "/sys/class/powercap"
+    # The idle baseline is measured as this many consecutive windows of idle_s / idle_windows:
+    # their spread is the baseline's own uncertainty, carried into net figures' intervals.
+    idle_windows: int = 5
+    # Re-measure idle power every this many seconds during a study (before the round that
+    # follows), logging idle_power_w and idle_drift_w; 0 or null: once, before the first round.
+    idle_every_s: float | None = None
+    # Where a counter gives the joules, polled power is integrated too; over windows of at
+    # least 5 s, a difference above this many percent tags the run energy.disagreement
+    # (5: MLPerf Power's accuracy target).
+    disagreement_pct: float = 5.0
     # What the file of `backend` declares (code need not set them: `build_meter` and the checks
     # read each named backend's own file). `factory`: `_target_` (a function or `Backend`
     # class, see green_ai/energy/factories.py) and its options. `parts`: what it measures
@@ -55,6 +65,10 @@ class EnergyConfig:
         require_number("energy.idle_s", self.idle_s, low=0.0, unit=" s")
         require_number("energy.settle_s", self.settle_s, low=0.0, unit=" s")
         require_number("energy.watts_per_core", self.watts_per_core, low=0.0, strict=True)
+        require_int("energy.idle_windows", self.idle_windows, minimum=1)
+        if self.idle_every_s is not None:
+            require_number("energy.idle_every_s", self.idle_every_s, low=0.0, unit=" s")
+        require_number("energy.disagreement_pct", self.disagreement_pct, low=0.0, strict=True)
         require_number("energy.grid_intensity_g_per_kwh", self.grid_intensity_g_per_kwh, low=0.0)
         if self.devices is not None:
             self.devices = list(self.devices)

@@ -335,6 +335,9 @@ else:
     DatasetNode = NetNode = OptimizerNode = TaskNode = Any
 
 
+AUTO = "auto"  # repetitions=auto
+
+
 @dataclass
 class TrainConfig:
     """`python -m green_ai.train`: one Optuna study of `rounds` trials per Hydra job; each
@@ -357,7 +360,9 @@ class TrainConfig:
 
     epochs: int = 25  # per repetition (thesis §3.3.1)
     rounds: int = 8  # Optuna trials: hyperparameter settings tried
-    repetitions: int = 2  # trainings per round with the same hyperparameters
+    # Trainings per round with the same hyperparameters; `auto`: until the round's energy
+    # interval is design.target_ci narrow, between design.min_ and max_repetitions.
+    repetitions: int | str = 2
     batch_size: int = 128
     # Test accuracy after every epoch (a step metric) or only after the last (a little faster).
     eval_every_epoch: bool = True
@@ -387,11 +392,11 @@ class TrainConfig:
         for key, minimum in (
             ("epochs", 1),
             ("rounds", 1),
-            ("repetitions", 1),
             ("batch_size", 1),
             ("warmup_steps", 0),
         ):
             require_int(key, getattr(self, key), minimum=minimum)
+        self._check_repetitions()
         require_choice("progress", self.progress, PROGRESS_MODES)
         require_number("warmup_s", self.warmup_s, low=0, unit=" s")
         pruned = self.search.pruner != "none"
@@ -404,6 +409,38 @@ class TrainConfig:
             raise UserError(
                 "search.objectives includes energy but energy=none measures no joules; "
                 "use energy=auto, nvml, rapl or estimate"
+            )
+
+    @property
+    def adaptive(self) -> bool:
+        """`repetitions=auto`: each round trains until its energy interval is narrow enough."""
+        return self.repetitions == AUTO
+
+    @property
+    def max_repetitions(self) -> int:
+        """The most repetitions a round trains: `repetitions`, or design.max_repetitions."""
+        return self.design.max_repetitions if self.adaptive else int(self.repetitions)
+
+    def _check_repetitions(self) -> None:
+        if isinstance(self.repetitions, str) and self.repetitions.strip().isdigit():
+            self.repetitions = int(self.repetitions)
+        if not self.adaptive:
+            if not isinstance(self.repetitions, int) or isinstance(self.repetitions, bool):
+                raise UserError(
+                    f"repetitions={self.repetitions!r} must be a whole number of at least 1, or "
+                    "auto (with design.target_ci)"
+                )
+            require_int("repetitions", self.repetitions, minimum=1)
+            return
+        if self.design.target_ci is None:
+            raise UserError(
+                "repetitions=auto needs design.target_ci: the interval's half-width to reach, as "
+                "a fraction of the mean energy (design.target_ci=0.02: within 2 %)"
+            )
+        if self.energy.meters == ["none"]:
+            raise UserError(
+                "repetitions=auto stops on the energy interval but energy=none measures no "
+                "joules; use energy=auto, nvml, rapl or estimate, or a fixed repetitions=N"
             )
 
     def _layer_counts(self) -> None:

@@ -31,13 +31,17 @@ class Reading:
     has no counter. `power_w`: instantaneous power, or `None` where it is not sampled.
     `util_pct`: mean GPU utilisation over the devices, or `None`. `instant_w`: power at this
     very moment where the sensor also has a faster reading than `power_w` (NVML's instant
-    field, beside its one-second average): it gives the peak, never the joules.
+    field, beside its one-second average): it gives the peak, never the joules. `temp_c` and
+    `sm_clock_mhz`: the devices' mean temperature and SM clock where the sensor gives them
+    (the device's thermal state, thesis §4.6.1).
     """
 
     energy_j: dict[str, float] | None = None
     power_w: dict[str, float] | None = None
     util_pct: float | None = None
     instant_w: dict[str, float] | None = None
+    temp_c: float | None = None
+    sm_clock_mhz: float | None = None
 
 
 class Backend(ABC):

@@ -50,6 +50,8 @@ def build_meter(
         interval_s=settings.interval_s,
         idle_s=settings.idle_s,
         settle_s=settings.settle_s,
+        idle_windows=settings.idle_windows,
+        disagreement_pct=settings.disagreement_pct,
         clock=clock,
         sleep=sleep,
         threaded=threaded,

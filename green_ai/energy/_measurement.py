@@ -26,7 +26,10 @@ class Measurement:
     it, the inference study keeps the gross figure because idling is part of what it measures
     (thesis §4.2.3). `parts_j` splits the energy into `gpu`, `cpu` and `dram` (each part that was
     measured, also when the total is unavailable), `parts_net_j` likewise net of each part's idle
-    power. `gpu_util_mean` is in percent (thesis §3.6.3).
+    power. `gpu_util_mean` is in percent (thesis §3.6.3). `temp_c_start`, `temp_c_end` and
+    `sm_clock_mhz_mean` are the GPU's temperature at both edges and its mean SM clock over the
+    samples, where NVML gives them. `disagreement` says, where a counter and polled power both
+    measured the window and differ by more than `energy.disagreement_pct`, both figures.
     """
 
     name: str
@@ -42,6 +45,10 @@ class Measurement:
     backend: str = "none"
     kind: str = NONE
     reason: str | None = None
+    temp_c_start: float | None = None
+    temp_c_end: float | None = None
+    sm_clock_mhz_mean: float | None = None
+    disagreement: str | None = None
 
 
 _METRIC_FIELDS = (
@@ -51,6 +58,9 @@ _METRIC_FIELDS = (
     "power_peak_w",
     "gpu_util_mean",
     "duration_s",
+    "temp_c_start",
+    "temp_c_end",
+    "sm_clock_mhz_mean",
 )
 
 
@@ -75,8 +85,11 @@ def measurement_metrics(m: Measurement) -> dict[str, float]:
 
 def measurement_tags(m: Measurement) -> dict[str, str]:
     """`energy.kind` (measured, estimated, partial, unavailable, none) and, when a figure is
-    missing or patched, `energy.reason`: the tags a run measured by this window carries."""
+    missing or patched, `energy.reason`; `energy.disagreement` when the counter and the polled
+    power disagree: the tags a run measured by this window carries."""
     tags = {"energy.kind": m.kind}
+    if m.disagreement:
+        tags["energy.disagreement"] = m.disagreement
     if m.reason:
         tags["energy.reason"] = m.reason[
             :5000

@@ -17,6 +17,7 @@ is `partial`; a failure at an edge leaves that backend's energy missing and the 
 from __future__ import annotations
 
 import logging
+import statistics
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -39,6 +40,13 @@ from green_ai.energy._measurement import (
 log = logging.getLogger(__name__)
 
 IDLE_WINDOW = "_idle"
+# Windows shorter than this are not compared counter against polled power (MLPerf Power asks
+# for at least a second per sample and many samples; NVML's power is a one-second average).
+DISAGREEMENT_MIN_S = 5.0
+# design.settle_max_s: power counts as settled once it stayed within 5 % of its mean (or of
+# idle power) for a second, NVML's averaging period.
+SETTLE_HOLD_S = 1.0
+SETTLE_TOLERANCE = 0.05
 
 
 @dataclass
@@ -48,6 +56,8 @@ class _Part:
     per_device_j: dict[str, float] | None
     kind: str
     reason: str | None = None
+    # Polled power integrated over the same window, where a counter gave the joules.
+    polled_j: float | None = None
 
 
 class _Track:
@@ -106,7 +116,8 @@ class _Track:
         if first.energy_j is not None and last.energy_j is not None:
             # The counter read at both edges: failed polls in between cost nothing.
             per_device = {dev: last.energy_j[dev] - e0 for dev, e0 in first.energy_j.items()}
-            return _Part(per_device, backend.kind)
+            polled = sum(self.trapezoid_j.values()) if self.trapezoid_j else None
+            return _Part(per_device, backend.kind, polled_j=polled)
         if last.power_w is not None:
             per_device = dict(self.trapezoid_j) or dict.fromkeys(last.power_w, 0.0)
             if self.gap_s > 0:
@@ -131,6 +142,10 @@ class _Open:
         self.peak_w: float | None = None
         self.util_sum = 0.0
         self.util_n = 0
+        self.temp_first: float | None = None
+        self.temp_last: float | None = None
+        self.clock_sum = 0.0
+        self.clock_n = 0
 
     def add(self, t: float, readings: Sequence[Reading | str | None]) -> None:
         """Readings at one instant, one per backend (`None`: that backend was not read)."""
@@ -144,11 +159,22 @@ class _Open:
             if track.backend.polls:
                 # The peak is a sum over every polling backend at one instant, or nothing.
                 total = None if power is None or total is None else total + power
-            if isinstance(reading, Reading) and reading.util_pct is not None:
-                self.util_sum += reading.util_pct
-                self.util_n += 1
+            if isinstance(reading, Reading):
+                self._thermal(reading)
         if total is not None and self.polling:
             self.peak_w = total if self.peak_w is None else max(self.peak_w, total)
+
+    def _thermal(self, reading: Reading) -> None:
+        if reading.util_pct is not None:
+            self.util_sum += reading.util_pct
+            self.util_n += 1
+        if reading.temp_c is not None:
+            if self.temp_first is None:
+                self.temp_first = reading.temp_c
+            self.temp_last = reading.temp_c
+        if reading.sm_clock_mhz is not None:
+            self.clock_sum += reading.sm_clock_mhz
+            self.clock_n += 1
 
 
 class Window:
@@ -180,6 +206,8 @@ class EnergyMeter:
         clock: Callable[[], float] = time.perf_counter,
         sleep: Callable[[float], None] = time.sleep,
         threaded: bool = True,
+        idle_windows: int = 5,
+        disagreement_pct: float = 5.0,
     ) -> None:
         if not backends:
             raise ValueError("an energy meter needs at least one backend")
@@ -188,6 +216,8 @@ class EnergyMeter:
         self.interval_s = interval_s
         self.idle_s = idle_s
         self.settle_s = settle_s
+        self.idle_windows = idle_windows
+        self.disagreement_pct = disagreement_pct
         self._clock = clock
         self._sleep = sleep
         self._open: dict[str, _Open] = {}
@@ -197,6 +227,12 @@ class EnergyMeter:
         self._warned: set[str] = set()
         self.idle_power_w: float | None = None
         self.idle_power_parts_w: dict[str, float] = {}
+        # The baseline's spread: sample standard deviation of the idle windows' powers, and
+        # how many windows gave it; the first baseline and when the latest was measured.
+        self.idle_sd_w: float | None = None
+        self.idle_n = 0
+        self.idle_first_w: float | None = None
+        self.idle_measured_at: float | None = None
         self.lacking_windows = 0
         self.lacking_reason: str | None = None
         self._closed = False
@@ -296,14 +332,25 @@ class EnergyMeter:
 
         Returns the idle power in watts and keeps it as `idle_power_w` (and each part's in
         `idle_power_parts_w`), from which later measurements get `energy_net_j` (and each
-        part's net energy). `None` when `idle_s` is 0, nothing measures energy, or a sensor
-        failed (parts that did read keep their baseline).
+        part's net energy). The `idle_s` window is cut into `idle_windows` consecutive windows
+        whose powers give the baseline's spread (`idle_sd_w`, over `idle_n` windows), which
+        the net figures' intervals carry (green_ai.stats.intervals); the baseline itself is
+        the whole window's, as before. `None` when `idle_s` is 0, nothing measures energy, or
+        a sensor failed (parts that did read keep their baseline). Called again (a long
+        study's `energy.idle_every_s`), it replaces the baseline; `idle_first_w` keeps the
+        first.
         """
         if self.idle_s <= 0 or self.kind == NONE:
             return None
         self._sleep(self.settle_s)
         self.begin(IDLE_WINDOW)
-        self._sleep(self.idle_s)
+        powers = []
+        for i in range(max(1, self.idle_windows)):
+            with self.window(f"{IDLE_WINDOW}.{i}") as sub:
+                self._sleep(self.idle_s / max(1, self.idle_windows))
+            m = sub.measurement
+            if m is not None and m.energy_j is not None and m.duration_s > 0:
+                powers.append(m.energy_j / m.duration_s)
         m = self.end(IDLE_WINDOW)
         if m.duration_s > 0:
             self.idle_power_parts_w = {p: j / m.duration_s for p, j in m.parts_j.items()}
@@ -311,7 +358,57 @@ class EnergyMeter:
             log.warning("energy: idle power not measured (%s)", m.reason)
             return None
         self.idle_power_w = m.energy_j / m.duration_s
+        spread = len(powers) >= 2 and len(powers) == max(1, self.idle_windows)
+        self.idle_sd_w = statistics.stdev(powers) if spread else None
+        self.idle_n = len(powers) if spread else 0
+        if self.idle_first_w is None:
+            self.idle_first_w = self.idle_power_w
+        self.idle_measured_at = self._clock()
         return self.idle_power_w
+
+    def idle_age_s(self) -> float | None:
+        """Seconds since idle power was last measured; `None` when it never was."""
+        at = self.idle_measured_at
+        return None if at is None else self._clock() - at
+
+    def settle(self, max_s: float) -> float:
+        """Wait until the polled power has been steady for `SETTLE_HOLD_S` (each sample within
+        `SETTLE_TOLERANCE` of their mean) or back near idle power, at most `max_s` seconds;
+        return the seconds waited. The previous window's heat and clocks then fade before the
+        next is measured (thesis §4.6.1: the GPU idled high for its first minutes). Nothing to
+        poll, or `max_s` 0: no wait."""
+        polling = [b for b in self._backends if b.polls]
+        if max_s <= 0 or not polling:
+            return 0.0
+        start = self._clock()
+        samples: list[tuple[float, float]] = []
+        prev: tuple[float, list[Reading | str]] | None = None
+        while True:
+            with self._lock:
+                t = self._clock()
+                readings = [self._read(b) for b in polling]
+            power = _power_now(prev, t, readings)
+            if power is not None:
+                samples.append((t, power))
+            if self._settled(samples, t, len(polling) == len(self._backends)):
+                break
+            left = max_s - (t - start)
+            if left <= 0:
+                break
+            self._sleep(min(self.interval_s, left))
+            prev = (t, readings)
+        return self._clock() - start
+
+    def _settled(self, samples: list[tuple[float, float]], now: float, all_poll: bool) -> bool:
+        """Whether the last `SETTLE_HOLD_S` of samples are steady, or near idle power."""
+        if not samples or now - samples[0][0] < SETTLE_HOLD_S:
+            return False
+        recent = [p for t, p in samples if t >= now - SETTLE_HOLD_S]
+        mean = sum(recent) / len(recent)
+        if mean > 0 and max(recent) - min(recent) <= SETTLE_TOLERANCE * mean:
+            return True
+        idle = self.idle_power_w
+        return all_poll and idle is not None and idle > 0 and mean <= idle * (1 + SETTLE_TOLERANCE)
 
     def close(self) -> None:
         """Stop the sampler and release the sensor libraries. Idempotent."""
@@ -377,11 +474,15 @@ class EnergyMeter:
         parts: dict[str, float] = {}
         kinds: list[str] = []
         reasons: list[str] = []
+        disagreements: list[str] = []
         for track in state.tracks:
             part = track.result(duration)
             kinds.append(part.kind)
             if part.reason:
                 reasons.append(part.reason)
+            said = self._disagreement(track.backend.name, part, duration)
+            if said:
+                disagreements.append(said)
             for dev, joules in (part.per_device_j or {}).items():
                 per_device[dev] = joules
                 key = track.backend.part(dev)
@@ -410,4 +511,51 @@ class EnergyMeter:
             parts_net_j=parts_net,
             kind=kind,
             reason="; ".join(reasons) or None,
+            temp_c_start=state.temp_first,
+            temp_c_end=state.temp_last,
+            sm_clock_mhz_mean=state.clock_sum / state.clock_n if state.clock_n else None,
+            disagreement="; ".join(disagreements) or None,
         )
+
+    def _disagreement(self, name: str, part: _Part, duration_s: float) -> str | None:
+        """Both figures, where the counter and the polled power of one backend differ by more
+        than `disagreement_pct` over a window of at least `DISAGREEMENT_MIN_S` (shorter ones
+        differ by design: NVML's power reading is a one-second average)."""
+        if part.polled_j is None or part.per_device_j is None or duration_s < DISAGREEMENT_MIN_S:
+            return None
+        counter = sum(part.per_device_j.values())
+        if counter <= 0:
+            return None
+        pct = 100.0 * abs(part.polled_j - counter) / counter
+        if pct <= self.disagreement_pct:
+            return None
+        return (
+            f"{name}: counter {counter:.1f} J, polled power {part.polled_j:.1f} J "
+            f"({pct:.1f} % apart over {duration_s:.1f} s)"
+        )
+
+
+def _power_now(
+    prev: tuple[float, list[Reading | str]] | None, t: float, readings: list[Reading | str]
+) -> float | None:
+    """The summed power of polled readings at `t`: sampled power, or a counter's rise since
+    `prev`; `None` when any backend gives neither."""
+    total = 0.0
+    for i, reading in enumerate(readings):
+        if not isinstance(reading, Reading):
+            return None
+        if reading.power_w is not None:
+            total += sum(reading.power_w.values())
+            continue
+        before = prev[1][i] if prev is not None else None
+        if (
+            prev is None
+            or t <= prev[0]
+            or reading.energy_j is None
+            or not isinstance(before, Reading)
+            or before.energy_j is None
+        ):
+            return None
+        rise = sum(e - before.energy_j.get(dev, e) for dev, e in reading.energy_j.items())
+        total += rise / (t - prev[0])
+    return total

@@ -110,6 +110,9 @@ class NvmlBackend(Backend):
         self.power = all(self._supported(nvml.nvmlDeviceGetPowerUsage, h) for h in handles)
         self.util = all(self._supported(nvml.nvmlDeviceGetUtilizationRates, h) for h in handles)
         self.instant = self.power and all(_instant_w(nvml, h) is not None for h in handles)
+        # The thermal state (thesis §4.6.1), where the driver and pynvml release answer.
+        self.thermal = all(_temp_c(nvml, h) is not None for h in handles)
+        self.clock = all(_sm_clock_mhz(nvml, h) is not None for h in handles)
         if not (self.counter or self.power):
             raise UserError(
                 f"{', '.join(self.device_names)} has neither an energy counter nor a power reading"
@@ -129,6 +132,8 @@ class NvmlBackend(Backend):
         power: dict[str, float] | None = {} if self.power else None
         instant: dict[str, float] | None = {} if self.instant else None
         utils: list[float] = []
+        temps: list[float | None] = []
+        clocks: list[float | None] = []
         for label, handle, _ in self._devices:
             try:
                 if energy is not None:
@@ -146,8 +151,19 @@ class NvmlBackend(Backend):
                     utils.append(float(nvml.nvmlDeviceGetUtilizationRates(handle).gpu))
             except nvml.NVMLError as exc:
                 raise SensorError(f"NVML failed on {label}: {exc}") from exc
-        util = sum(utils) / len(utils) if utils else None
-        return Reading(energy_j=energy, power_w=power, util_pct=util, instant_w=instant)
+            # A temperature or clock that stops answering costs that figure, not the joules.
+            if self.thermal:
+                temps.append(_temp_c(nvml, handle))
+            if self.clock:
+                clocks.append(_sm_clock_mhz(nvml, handle))
+        return Reading(
+            energy_j=energy,
+            power_w=power,
+            util_pct=_mean(utils),
+            instant_w=instant,
+            temp_c=_mean(temps),
+            sm_clock_mhz=_mean(clocks),
+        )
 
     def part(self, device: str) -> str:
         return GPU
@@ -160,6 +176,40 @@ class NvmlBackend(Backend):
 
     def close(self) -> None:
         _shutdown(self._nvml)
+
+
+def _mean(values: list[float] | list[float | None]) -> float | None:
+    """The mean over the devices, or `None` when there are none or any is missing."""
+    if not values or any(v is None for v in values):
+        return None
+    return sum(v for v in values if v is not None) / len(values)
+
+
+# nvml.h's enums (NVML_TEMPERATURE_GPU, NVML_CLOCK_SM), for pynvml releases that lack the names.
+NVML_TEMPERATURE_GPU = 0
+NVML_CLOCK_SM = 1
+
+
+def _temp_c(nvml: ModuleType, handle: Any) -> float | None:
+    """The GPU's core temperature in degrees Celsius, or `None` where NVML has none."""
+    sensor = getattr(nvml, "NVML_TEMPERATURE_GPU", NVML_TEMPERATURE_GPU)
+    return _optional(nvml, "nvmlDeviceGetTemperature", handle, sensor)
+
+
+def _sm_clock_mhz(nvml: ModuleType, handle: Any) -> float | None:
+    """The SM clock in MHz now (it drops when the GPU throttles), or `None`."""
+    clock = getattr(nvml, "NVML_CLOCK_SM", NVML_CLOCK_SM)
+    return _optional(nvml, "nvmlDeviceGetClockInfo", handle, clock)
+
+
+def _optional(nvml: ModuleType, name: str, handle: Any, arg: int) -> float | None:
+    fn = getattr(nvml, name, None)
+    if fn is None:
+        return None
+    try:
+        return float(fn(handle, arg))
+    except nvml.NVMLError:
+        return None
 
 
 # nvml.h's field id; pynvml releases before the field was added lack the name, not the driver.

@@ -50,6 +50,16 @@ def identity(settings: TrainConfig) -> dict[str, Any]:
     """What the study computes, as JSON-ready values. Settings added after a study kind
     existed are left out at their defaults, so its name (and a rerun's resumption) stays."""
     ident = {k: v for k, v in dataclasses.asdict(settings).items() if k not in NOT_IDENTITY}
+    if settings.adaptive:
+        # repetitions=auto: how many repetitions a round trains depends on these, so they
+        # change what it computes (a fixed `repetitions` keeps its name).
+        d = settings.design
+        ident["design"] = {
+            "target_ci": d.target_ci,
+            "min_repetitions": d.min_repetitions,
+            "max_repetitions": d.max_repetitions,
+            "confidence": d.confidence,
+        }
     search = {k: v for k, v in ident["search"].items() if k != "energy_budget_j"}
     # Without a pruner a study computes what it did before pruners existed: same name.
     if search["pruner"] == "none":

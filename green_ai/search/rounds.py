@@ -44,9 +44,11 @@ from green_ai.search.events import (
     RoundDone,
     RoundMeasured,
     RoundStarted,
+    StudyTotals,
 )
 from green_ai.search.space import values_for
 from green_ai.search.workers import FAIL_REASON
+from green_ai.stats.intervals import Interval, mean_interval, net_interval
 from green_ai.training import DivergedError
 from green_ai.training.loop import seed_everything
 from green_ai.training.optimizers import build_optimizer
@@ -55,6 +57,8 @@ from green_ai.training.task import EpochRecord, TaskContext, TaskData
 log = logging.getLogger("green_ai")
 
 INTERRUPTED = "interrupted"
+# A trial's mean gross joules per repetition: the energy budget of repetitions=auto.
+REP_ENERGY_MEAN = "rep_energy_mean_j"
 
 
 def epoch_metric(objective: str) -> str:
@@ -75,6 +79,8 @@ class RoundResult:
     measurement: Measurement | None = None
     failure: str | None = None
     pruned_epoch: int | None = None
+    reps: list[Measurement] = field(default_factory=list)  # each finished repetition's window
+    settle_s: float = 0.0  # waited for the device to settle before its repetitions
 
 
 class RoundRunner:
@@ -170,7 +176,7 @@ class RoundRunner:
         values = []
         for objective in self.objectives:
             if objective == "energy":
-                energy = _objective_energy(result.measurement)
+                energy = _objective_energy(result, adaptive=self.settings.adaptive)
                 if energy is None:
                     m = result.measurement
                     reason = (m.reason if m else None) or "not measured"
@@ -186,25 +192,16 @@ class RoundRunner:
     def _train_repetitions(
         self, number: int, hparams: dict[str, Any], trial: optuna.Trial | None
     ) -> RoundResult:
-        """Train `repetitions` times in one energy window; a failure ends the round early and
-        is returned as its reason (the study goes on, SPEC)."""
+        """Train `repetitions` times (with `auto`: until the energy interval is narrow enough,
+        see `_wants_repetition`) in one energy window; a failure ends the round early and is
+        returned as its reason (the study goes on, SPEC)."""
         result = RoundResult()
         prefix = f"round{number}"
+        self._remeasure_idle(number)
         with self.meter.window(prefix) as round_w:
             try:
-                for rep in range(self.settings.repetitions):
-                    started = time.perf_counter()
-                    hooks = _EpochHooks(self, number, rep, trial)
-                    with self.meter.window(f"{prefix}.rep{rep}") as rep_w:
-                        try:
-                            values = self._train_once(number, rep, hparams, hooks, result)
-                        finally:
-                            result.pruned_epoch = hooks.pruned_epoch
-                    result.values.append(values)
-                    metrics = {f"rep_{k}": v for k, v in values.items()}
-                    metrics["rep_duration_s"] = time.perf_counter() - started
-                    metrics.update(_energy_metrics(rep_w.measurement, "rep_"))
-                    self.observers.repetition_done(RepetitionDone(number, rep, metrics))
+                while self._wants_repetition(len(result.reps), result):
+                    self._train_repetition(number, len(result.reps), hparams, trial, result)
             except optuna.TrialPruned:
                 # The joules of the stopped repetition are in the round's window; it has no
                 # repetition figures, as it is no training iteration (thesis §3.5.2's unit).
@@ -218,6 +215,63 @@ class RoundRunner:
                 log.exception("round %d failed", number)
         result.measurement = round_w.measurement
         return result
+
+    def _train_repetition(
+        self,
+        number: int,
+        rep: int,
+        hparams: dict[str, Any],
+        trial: optuna.Trial | None,
+        result: RoundResult,
+    ) -> None:
+        """One repetition in its own energy window, after the device settled
+        (design.settle_max_s); its figures go to the observers."""
+        settle_max_s = self.settings.design.settle_max_s
+        settled_s = self.meter.settle(settle_max_s)
+        started = time.perf_counter()
+        hooks = _EpochHooks(self, number, rep, trial)
+        with self.meter.window(f"round{number}.rep{rep}") as rep_w:
+            try:
+                values = self._train_once(number, rep, hparams, hooks, result)
+            finally:
+                result.pruned_epoch = hooks.pruned_epoch
+        result.values.append(values)
+        assert rep_w.measurement is not None
+        result.reps.append(rep_w.measurement)
+        metrics = {f"rep_{k}": v for k, v in values.items()}
+        metrics["rep_duration_s"] = time.perf_counter() - started
+        if settle_max_s > 0:
+            metrics["rep_settle_s"] = settled_s
+            result.settle_s += settled_s
+        metrics.update(_energy_metrics(rep_w.measurement, "rep_"))
+        metrics.update(_thermal_metrics(rep_w.measurement, "rep_"))
+        self.observers.repetition_done(RepetitionDone(number, rep, metrics))
+
+    def _wants_repetition(self, done: int, result: RoundResult) -> bool:
+        """Whether the round trains another repetition: until `repetitions`, or with
+        `repetitions=auto` until the half-width of the energy interval is within
+        design.target_ci of its mean (at least min_, at most max_repetitions)."""
+        s = self.settings
+        if done >= s.max_repetitions:
+            return False
+        if not s.adaptive or done < s.design.min_repetitions:
+            return True
+        assert s.design.target_ci is not None  # TrainConfig checks it
+        reached = _objective_interval(result.reps, self.meter, s.design.confidence)
+        return reached is None or reached.rel_half_width > s.design.target_ci
+
+    def _remeasure_idle(self, number: int) -> None:
+        """Measure idle power again once `energy.idle_every_s` passed since the last baseline
+        (thesis §4.6.1: idle power drifted); the study's run gets it at this round's step."""
+        every = self.settings.energy.idle_every_s
+        age = self.meter.idle_age_s()
+        if not every or age is None or age < every:
+            return
+        self.meter.settle(self.settings.design.settle_max_s)
+        idle_w, first_w = self.meter.measure_idle(), self.meter.idle_first_w
+        if idle_w is not None and first_w is not None:
+            figures = {"idle_power_w": idle_w, "idle_drift_w": idle_w - first_w}
+            self.observers.study_totals(StudyTotals(figures, step=number))
 
     def _train_once(
         self,
@@ -252,7 +306,7 @@ class RoundRunner:
             device=self.device,
             objective=self.objective,
             hooks=hooks,
-            prune_last_epoch=s.repetitions > 1,
+            prune_last_epoch=s.max_repetitions > 1,
         )
         try:
             return self.task(ctx)
@@ -290,7 +344,30 @@ class RoundRunner:
             # Not a result: the round stopped early and its repetitions were not all trained
             # (Optuna records the last intermediate value as the trial's value).
             metrics["pruned_epoch"] = float(result.pruned_epoch)
+        metrics.update(self._repetition_figures(trial, result))
         return metrics
+
+    def _repetition_figures(self, trial: optuna.Trial, result: RoundResult) -> dict[str, float]:
+        """How many repetitions ran, how long they waited to settle, and the interval of their
+        mean joules (gross, and net where idle power was measured): none below two."""
+        s = self.settings
+        out = {"repetitions_run": float(len(result.reps))}
+        if s.design.settle_max_s > 0:
+            out["settle_s"] = result.settle_s
+        gross = [m.energy_j for m in result.reps]
+        if gross and all(j is not None for j in gross):
+            # The energy budget of repetitions=auto counts this (green_ai.search.study).
+            trial.set_user_attr(
+                REP_ENERGY_MEAN, sum(j for j in gross if j is not None) / len(gross)
+            )
+        for name, iv in _rep_intervals(result.reps, self.meter, s.design.confidence).items():
+            out.update(
+                {f"{name}_mean": iv.mean, f"{name}_ci_low": iv.low, f"{name}_ci_high": iv.high}
+            )
+        reached = _objective_interval(result.reps, self.meter, s.design.confidence)
+        if reached is not None:
+            out["rep_energy_ci_rel"] = reached.rel_half_width
+        return out
 
     def _abandon(
         self,
@@ -367,11 +444,70 @@ def _energy_metrics(m: Measurement | None, prefix: str) -> dict[str, float]:
     return out
 
 
-def _objective_energy(m: Measurement | None) -> float | None:
-    """The energy objective: idle-subtracted joules where idle was measured, else gross."""
+def _thermal_metrics(m: Measurement | None, prefix: str) -> dict[str, float]:
+    """The GPU's temperature at both edges and mean SM clock of a window, where NVML gave them
+    (thesis §4.6.1: the device's thermal state is a threat to a later cell's joules)."""
+    if m is None:
+        return {}
+    figures = {
+        "temp_c_start": m.temp_c_start,
+        "temp_c_end": m.temp_c_end,
+        "sm_clock_mhz_mean": m.sm_clock_mhz_mean,
+    }
+    return {f"{prefix}{k}": v for k, v in figures.items() if v is not None}
+
+
+def _rep_intervals(
+    reps: list[Measurement], meter: EnergyMeter, confidence: float
+) -> dict[str, Interval]:
+    """`rep_energy_j` (gross) and `rep_energy_net_j` (net, carrying the idle baseline's
+    spread): the t-intervals of the mean per repetition (green_ai.stats.intervals)."""
+    out: dict[str, Interval] = {}
+    gross = [m.energy_j for m in reps]
+    if gross and all(j is not None for j in gross):
+        iv = mean_interval([j for j in gross if j is not None], confidence)
+        if iv is not None:
+            out["rep_energy_j"] = iv
+    net = [m.energy_net_j for m in reps]
+    if net and all(j is not None for j in net):
+        iv = net_interval(
+            [j for j in net if j is not None],
+            [m.duration_s for m in reps],
+            idle_sd_w=meter.idle_sd_w or 0.0,
+            idle_n=meter.idle_n,
+            confidence=confidence,
+        )
+        if iv is not None:
+            out["rep_energy_net_j"] = iv
+    return out
+
+
+def _objective_interval(
+    reps: list[Measurement], meter: EnergyMeter, confidence: float
+) -> Interval | None:
+    """The interval of the energy objective's figure per repetition: net where idle power was
+    measured, else gross (what `repetitions=auto` narrows)."""
+    found = _rep_intervals(reps, meter, confidence)
+    return found.get("rep_energy_net_j", found.get("rep_energy_j"))
+
+
+def _objective_energy(result: RoundResult, *, adaptive: bool = False) -> float | None:
+    """The energy objective: idle-subtracted joules where idle was measured, else gross; the
+    round's with a fixed `repetitions`, its mean per repetition with `auto` (a round that
+    needed more repetitions to be sure of its joules did not cost more per training)."""
+    m = result.measurement
+    if adaptive and result.reps:
+        net = [r.energy_net_j for r in result.reps]
+        gross = [r.energy_j for r in result.reps]
+        for figures in (net, gross):
+            if all(j is not None for j in figures):
+                return sum(j for j in figures if j is not None) / len(figures)
     if m is None:
         return None
-    return m.energy_net_j if m.energy_net_j is not None else m.energy_j
+    energy = m.energy_net_j if m.energy_net_j is not None else m.energy_j
+    if adaptive and energy is not None and result.reps:
+        return energy / len(result.reps)
+    return energy
 
 
 def _round_line(

@@ -41,7 +41,7 @@ from green_ai.search.events import (
 )
 from green_ai.search.naming import study_name
 from green_ai.search.pruning import build_pruner, check_pruner_options
-from green_ai.search.rounds import INTERRUPTED, RoundRunner
+from green_ai.search.rounds import INTERRUPTED, REP_ENERGY_MEAN, RoundRunner
 from green_ai.search.space import build_space, suggest
 from green_ai.search.storage import (
     check_storage,
@@ -397,7 +397,8 @@ class StudyLoop:
         is_exhausted = getattr(self.sampler, "is_exhausted", None)
         if is_exhausted is not None and is_exhausted(self.study):
             return f"the grid is exhausted after {len(done)} rounds (fewer than rounds={rounds})"
-        total, budget = total_energy(self.finished_trials()), self.settings.search.energy_budget_j
+        total = budget_energy(self.finished_trials(), adaptive=self.settings.adaptive)
+        budget = self.settings.search.energy_budget_j
         if budget is not None and total is not None and total >= budget:
             return (
                 f"energy budget reached: {total:.1f} J measured >= "
@@ -471,6 +472,22 @@ def total_energy(trials: list[FrozenTrial]) -> float | None:
     """Joules of the rounds that measured them; `None` when none did (never a fake 0).
     Failed rounds spent energy too: callers pass them where the total is what was spent."""
     values = [t.user_attrs["energy_j"] for t in trials if "energy_j" in t.user_attrs]
+    return float(sum(values)) if values else None
+
+
+def budget_energy(trials: list[FrozenTrial], *, adaptive: bool) -> float | None:
+    """What `search.energy_budget_j` counts: the rounds' joules, or with repetitions=auto each
+    round's mean joules per repetition (a round that needed more repetitions to be sure of its
+    figure spends no more of the budget)."""
+    if not adaptive:
+        return total_energy(trials)
+    values: list[float] = [
+        t.user_attrs[REP_ENERGY_MEAN]
+        if REP_ENERGY_MEAN in t.user_attrs
+        else t.user_attrs["energy_j"]
+        for t in trials
+        if REP_ENERGY_MEAN in t.user_attrs or "energy_j" in t.user_attrs
+    ]
     return float(sum(values)) if values else None
 
 

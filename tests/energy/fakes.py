@@ -61,6 +61,9 @@ class FakeGPU:
     flaky: tuple[float, float] | None = None
     # NVML_FI_DEV_POWER_INSTANT; `None`: the driver does not have the field.
     instant_w: Callable[[float], float | None] | None = None
+    # Core temperature (°C) and SM clock (MHz) at fake time t; `None`: NVML answers NotSupported.
+    temp_c: Callable[[float], float] | None = None
+    sm_clock_mhz: Callable[[float], float] | None = None
 
 
 @dataclass
@@ -129,6 +132,18 @@ def fake_pynvml(
             raise NVMLError_NotSupported()
         return _Util(gpu=int(gpu.util_pct))
 
+    def nvmlDeviceGetTemperature(gpu: FakeGPU, sensor: int) -> int:
+        check(gpu)
+        if gpu.temp_c is None or sensor != 0:
+            raise NVMLError_NotSupported()
+        return round(gpu.temp_c(clock()))  # whole degrees, like NVML
+
+    def nvmlDeviceGetClockInfo(gpu: FakeGPU, clock_type: int) -> int:
+        check(gpu)
+        if gpu.sm_clock_mhz is None or clock_type != 1:
+            raise NVMLError_NotSupported()
+        return round(gpu.sm_clock_mhz(clock()))
+
     funcs = {
         "nvmlInit": nvmlInit,
         "nvmlShutdown": nvmlShutdown,
@@ -140,6 +155,10 @@ def fake_pynvml(
         "nvmlDeviceGetTotalEnergyConsumption": nvmlDeviceGetTotalEnergyConsumption,
         "nvmlDeviceGetUtilizationRates": nvmlDeviceGetUtilizationRates,
         "nvmlDeviceGetFieldValues": nvmlDeviceGetFieldValues,
+        "nvmlDeviceGetTemperature": nvmlDeviceGetTemperature,
+        "nvmlDeviceGetClockInfo": nvmlDeviceGetClockInfo,
+        "NVML_TEMPERATURE_GPU": 0,
+        "NVML_CLOCK_SM": 1,
         "NVMLError": NVMLError,
         "NVMLError_NotSupported": NVMLError_NotSupported,
         "NVMLError_LibraryNotFound": NVMLError_LibraryNotFound,
