@@ -106,6 +106,7 @@ class RoundRunner:
         self.task = task or TaskRunner(settings)
         self.objectives = list(settings.search.objectives)
         self.objective = settings.search.objective
+        self._trained = False  # a round trained in this process since the first idle baseline
 
     def run(
         self,
@@ -198,6 +199,7 @@ class RoundRunner:
         result = RoundResult()
         prefix = f"round{number}"
         self._remeasure_idle(number)
+        self._trained = True
         with self.meter.window(prefix) as round_w:
             try:
                 while self._wants_repetition(len(result.reps), result):
@@ -265,8 +267,8 @@ class RoundRunner:
         (thesis §4.6.1: idle power drifted); the study's run gets it at this round's step."""
         every = self.settings.energy.idle_every_s
         age = self.meter.idle_age_s()
-        if not every or age is None or age < every:
-            return
+        if not every or age is None or age < every or not self._trained:
+            return  # the study measured it just before this process's first round
         self.meter.settle(self.settings.design.settle_max_s)
         idle_w, first_w = self.meter.measure_idle(), self.meter.idle_first_w
         if idle_w is not None and first_w is not None:
@@ -367,6 +369,9 @@ class RoundRunner:
         reached = _objective_interval(result.reps, self.meter, s.design.confidence)
         if reached is not None:
             out["rep_energy_ci_rel"] = reached.rel_half_width
+        for key in ("repetitions_run", "rep_energy_ci_rel"):  # optuna-dashboard shows them too
+            if key in out:
+                trial.set_user_attr(key, out[key])
         return out
 
     def _abandon(

@@ -118,6 +118,19 @@ def test_pruning(tmp_path: Path) -> None:
     assert [m.split()[0] for m in medians] == pruners[1:]
 
 
+def test_repetitions(tmp_path: Path) -> None:
+    lines = run_smoke("bench_repetitions.py", tmp_path)
+    assert lines[0].startswith("random search, 2 rounds × 1 epochs")
+    rows = [line.split() for line in lines if re.match(r"^ +0 +(fixed|auto) ", line)]
+    assert [row[1] for row in rows] == ["fixed", "auto"]
+    assert rows[0][2] == "3.0" and 2.0 <= float(rows[1][2]) <= 3.0  # repetitions per round
+    assert re.fullmatch(
+        rf"median over seeds \(auto / fixed\): joules {NUMBER} \(-?{NUMBER} J saved\); "
+        rf"joules per repetition {NUMBER}",
+        lines[-1],
+    )
+
+
 def test_samplers(tmp_path: Path) -> None:
     lines = run_smoke("bench_samplers.py", tmp_path)
     strategies = ["gp_pi", "gp", "tpe", "random", "grid"]
