@@ -280,23 +280,24 @@ class SearchConfig:
 
     def _check_pruner(self, objectives: list[str]) -> None:
         """Optuna's pruners for one objective, `pareto` for [<metric>, energy]."""
+        given = f"search.objectives=[{','.join(objectives)}]"
         if self.pruner in SINGLE_OBJECTIVE_PRUNERS and len(objectives) > 1:
             raise UserError(
                 f"search.pruner={self.pruner} needs one objective (Optuna prunes single-objective "
-                f"studies only); for search.objectives={objectives} use search.pruner=pareto"
+                f"studies only); for {given} use search.pruner=pareto"
             )
         if self.pruner != "pareto":
             return
         if len(objectives) == 1:
             raise UserError(
-                f"search.pruner=pareto prunes accuracy-and-energy studies; for "
-                f"search.objectives={objectives} use search.pruner=median, successive_halving "
+                f"search.pruner=pareto prunes accuracy-and-energy studies; for {given} use "
+                "search.pruner=median, successive_halving "
                 "or hyperband"
             )
         if len(objectives) != 2 or objectives[1] != "energy":
             raise UserError(
                 f"search.pruner=pareto needs search.objectives=[<metric>,energy], e.g. "
-                f"[accuracy,energy]; got search.objectives={objectives}"
+                f"[accuracy,energy]; got {given}"
             )
         if self.directions and self.directions[1] != "minimize":
             raise UserError(

@@ -3,8 +3,9 @@
 Optuna's pruners rank rounds by one intermediate value, and `trial.report` refuses studies
 with several objectives. A study of `search.objectives=[accuracy,energy]` (or `[<metric>,
 energy]`) is where pruning pays most, though: a round that is clearly dominated after a few
-epochs will not reach the accuracy × energy front (thesis §3.6.1: joules spent on rounds that
-end up nowhere are the search's waste). So this pruner keeps each round's curve itself.
+epochs will not reach the accuracy × energy front (thesis Figure 3.8's scatter; §3.6.1: a
+search should not spend joules on configurations it does not need). So this pruner keeps each
+round's curve itself.
 
 The curve is the round's **first repetition** (why the first: green_ai.search.pruning): after
 every epoch `e`, the value the task reported (`curve_values[e]`, the first objective) and the
@@ -13,8 +14,8 @@ uses: idle-subtracted where idle was measured). Both are user attributes of the 
 written to the study's storage as the epochs end: every worker sharing the study, and a
 resumed study, sees the curves of every round, and the pruner itself holds nothing.
 
-The rule. A round `r` reporting epoch `e` is pruned when some COMPLETE round `c` (any of them:
-a round that `c` does not reach the front with is dominated by the round that beats `c`)
+The rule. A round `r` reporting epoch `e` is pruned when some COMPLETE round `c` (on the
+front or not: what dominates `c` dominates `r` too)
 
     reported a value better than r's by at least `margin` at the same epoch e, and
     had spent no more joules than r by the end of epoch e - 1,
@@ -31,8 +32,10 @@ cross later, and `c`'s value is that of the same epoch of the same training budg
 would end, in all likelihood, worse in accuracy and no cheaper than a round already finished:
 dominated, never on the front. The energy side needs no margin (an equal-cost round decides
 on accuracy alone); `margin` (objective units, e.g. 0.02 = 2 points of accuracy) is what
-protects a round whose curve might still overtake. Pruned rounds never compare (their curve
-stopped), and a round that runs alone on its first epochs is never stopped.
+protects a round whose curve might still overtake. Only COMPLETE rounds are references:
+a pruned round's curve stopped, a running one may still fail. Where the assumptions fail (a
+late bloomer), the front loses that round; `scripts/bench_pareto_pruning.py` measures what
+that costs in hypervolume.
 """
 
 from __future__ import annotations
