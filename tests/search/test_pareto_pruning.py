@@ -5,6 +5,9 @@ counted, its joules kept, never on the front."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -132,19 +135,20 @@ def test_pareto_pruner_by_name_with_its_options(make_cfg: Make) -> None:
     assert isinstance(pruner, ParetoPruner) and pruner.margin == 0.05
 
 
-def run_with_a_dominating_round(make_cfg: Make, rounds: int) -> tuple[DictConfig, optuna.Study]:
-    """A study whose first round (enqueued) is narrow and learns; every later round is wide
-    (about 10× the joules an epoch) and learns nothing (lr 1e-5): dominated at epoch 1."""
-    cfg = make_cfg(
-        *ESTIMATE,
-        *PARETO,
-        "hparams=adam_width",
-        "+search.pruner_options.n_startup_trials=1",
-        "epochs=3",
-        "repetitions=2",
-        f"rounds={rounds}",
-        "dataset.train_samples=512",
-    )
+DOMINATED = [
+    *ESTIMATE,
+    *PARETO,
+    "hparams=adam_width",
+    "+search.pruner_options.n_startup_trials=1",
+    "epochs=3",
+    "repetitions=2",
+    "dataset.train_samples=512",
+]
+
+
+def enqueue_rounds(cfg: DictConfig, rounds: int) -> None:
+    """Round 0 narrow and learning; every later one wide (about 10× the joules an epoch) and
+    learning nothing (lr 1e-5): dominated by round 0 at epoch 1."""
     study = optuna.create_study(
         study_name=study_name(cfg),
         storage=cfg.study.storage,
@@ -155,6 +159,11 @@ def run_with_a_dominating_round(make_cfg: Make, rounds: int) -> tuple[DictConfig
         study.enqueue_trial({"lr": 3e-3, "channels": 4})
     for _ in range(rounds - len(study.trials)):
         study.enqueue_trial({"lr": 1e-5, "channels": 64})
+
+
+def run_with_a_dominating_round(make_cfg: Make, rounds: int) -> tuple[DictConfig, optuna.Study]:
+    cfg = make_cfg(*DOMINATED, f"rounds={rounds}")
+    enqueue_rounds(cfg, rounds)
     train(cfg)
     return cfg, optuna.load_study(study_name=study_name(cfg), storage=cfg.study.storage)
 
@@ -189,3 +198,46 @@ def test_a_pruned_round_is_recorded_counted_and_off_the_front(
     _, study = run_with_a_dominating_round(make_cfg, rounds=3)
     assert [t.state for t in study.trials][2] == TrialState.PRUNED
     assert study.trials[2].user_attrs["pruned_epoch"] == 1
+
+
+@pytest.mark.slow
+def test_two_worker_processes_prune_on_each_others_curves(make_cfg: Make, tmp_path: Path) -> None:
+    rounds = 8
+    stores = [f"tracking.uri=sqlite:///{tmp_path}/mlflow.db"]
+    stores.append(f"study.storage=sqlite:///{tmp_path}/studies.db")
+    args = [*DOMINATED, "dataset=synthetic", "dataset.test_samples=128", "device=cpu"]
+    args += ["progress=none", "conv=1", "linear=2", "batch_size=64", *stores]
+    cfg = make_cfg(*args, f"rounds={rounds}")
+    enqueue_rounds(cfg, rounds)
+
+    def workers(n: int, count: int) -> None:
+        procs = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "green_ai.train",
+                    *args,
+                    f"rounds={n}",
+                    f"study.worker={w}",
+                ],
+                cwd=tmp_path,
+                env={**os.environ, "OMP_NUM_THREADS": "1"},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            for w in range(count)
+        ]
+        outputs = [p.communicate(timeout=900)[0] for p in procs]
+        assert [p.returncode for p in procs] == [0] * count, "".join(o[-2000:] for o in outputs)
+
+    workers(1, 1)  # round 0 in a process of its own
+    workers(rounds, 2)  # then two workers share the rest
+    study = optuna.load_study(study_name=study_name(cfg), storage=cfg.study.storage)
+    first, *wide = study.trials
+    assert first.state == TrialState.COMPLETE and len(wide) == rounds - 1
+    # Each worker read round 0's curve, written by another process, from the storage.
+    assert all(t.state == TrialState.PRUNED and t.user_attrs["pruned_epoch"] == 1 for t in wide)
+    pids = {t.user_attrs["worker_pid"] for t in wide}
+    assert len(pids) == 2 and first.user_attrs["worker_pid"] not in pids
