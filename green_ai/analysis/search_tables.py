@@ -48,6 +48,7 @@ CURVE_COLUMNS = [
     "value",  # of the study's objective (its accuracy, for the thesis's studies)
     "best_so_far",
     "cumulative_energy_j",
+    "energy",  # the round's own joules (the energy objective of a Pareto study's front)
 ]
 # What a study optimised when its run does not say: the thesis's accuracy, maximised.
 DEFAULT_OBJECTIVE = "accuracy"
@@ -206,6 +207,7 @@ def search_curves(rounds: pd.DataFrame, studies: pd.DataFrame) -> pd.DataFrame:
                     "value": value,
                     "best_so_far": stats.best_so_far(value, maximize=objective.maximize),
                     "cumulative_energy_j": spent[counted],
+                    "energy": energy[counted],
                 }
             )
         )

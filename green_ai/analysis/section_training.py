@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from green_ai.analysis import plots
+from green_ai.analysis import pareto_tables, plots
 from green_ai.analysis import search_tables as tables
 from green_ai.analysis.markdown import Report
 from green_ai.analysis.runs import level_label, slug
@@ -220,10 +220,41 @@ def _pruning(
         report.text("No search study used a pruner (`search.pruner=none` everywhere).")
         return
     for objective, group in pruned:
-        table = tables.pruning_table(curves, group, pct, objective)
-        report.table(f"pruning{objective.suffix}", table, _pruning_caption(objective, pct))
-        if not (table["pruner"] == "none").any():
-            report.missing("no study of these strategies ran without a pruner to compare with.")
+        # Accuracy-and-energy studies are compared by their fronts, not by one best value.
+        pareto = pareto_tables.is_pareto(group)
+        if (~pareto).any() and (group.loc[~pareto, "pruner"] != "none").any():
+            table = tables.pruning_table(curves, group[~pareto], pct, objective)
+            report.table(f"pruning{objective.suffix}", table, _pruning_caption(objective, pct))
+            if not (table["pruner"] == "none").any():
+                report.missing(
+                    "no study of these strategies ran without a pruner to compare with."
+                )
+        if pareto.any() and (group.loc[pareto, "pruner"] != "none").any():
+            _pareto_pruning(report, curves, group[pareto], pct, objective)
+
+
+def _pareto_pruning(
+    report: Report,
+    curves: pd.DataFrame,
+    studies: pd.DataFrame,
+    pct: float,
+    objective: tables.Objective,
+) -> None:
+    table = pareto_tables.pareto_pruning_table(curves, studies, pct, objective)
+    what = "accuracy" if objective.is_thesis else objective.label
+    worst = "0" if objective.is_thesis else "the worst value any of their completed rounds reached"
+    report.table(
+        f"pruning_pareto{objective.suffix}",
+        table,
+        f"Accuracy-and-energy studies with and without Pareto pruning: joules spent (pruned "
+        f"rounds' included), the hypervolume of the {what} × joules front of their completed "
+        f"rounds, and the joules until it came within {pct:g}% of the largest hypervolume any "
+        f"of them reached (`target_hypervolume`). Each comparison measures every study from "
+        f"one reference point (`reference_*`): {what} {worst}, and the most joules any of "
+        "their completed rounds spent",
+    )
+    if not (table["pruner"] == "none").any():
+        report.missing("no accuracy-and-energy study of these strategies ran without a pruner.")
 
 
 def _pruning_caption(objective: tables.Objective, pct: float) -> str:

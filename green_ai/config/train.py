@@ -33,13 +33,17 @@ PARAM_TARGETS = ("optimizer", "net", "task", "batch_size")
 PARAM_TYPES = ("float", "int", "categorical")
 # Samplers that model one objective only (thesis Algorithm 1 maximises accuracy alone).
 SINGLE_OBJECTIVE_SEARCHES = ("gp_pi",)
-# `search.pruner`: Optuna's pruners by name (green_ai.search.pruning builds them).
+# `search.pruner`: Optuna's pruners by name, and green_ai's for accuracy-and-energy studies
+# (green_ai.search.pruning builds them).
 PRUNERS = {
     "none": "NopPruner",
     "median": "MedianPruner",
     "successive_halving": "SuccessiveHalvingPruner",
     "hyperband": "HyperbandPruner",
+    "pareto": "ParetoPruner",
 }
+# Optuna's pruners rank one objective; `pareto` prunes [<metric>, energy] studies.
+SINGLE_OBJECTIVE_PRUNERS = ("median", "successive_halving", "hyperband")
 
 
 @dataclass
@@ -234,7 +238,8 @@ class SearchConfig:
     directions: list[str] = field(default_factory=list)
     # Stop a round's training early when its first repetition's test accuracy falls behind
     # earlier rounds' at the same epoch: none (every round trains all its epochs, as in the
-    # thesis) | median | successive_halving | hyperband (Optuna's pruners).
+    # thesis) | median | successive_halving | hyperband (Optuna's pruners) | pareto (for
+    # [accuracy,energy] studies: a round dominated by a finished one at the same epoch).
     pruner: str = "none"
     # Keyword arguments of that Optuna pruner, e.g. {n_startup_trials: 2} for median (checked
     # against the pruner's signature by green_ai.search.pruning before anything runs).
@@ -264,16 +269,40 @@ class SearchConfig:
         if "_target_" not in self.sampler:
             raise UserError(f"search={self.name} has no sampler._target_ to build its sampler")
         require_choice("search.pruner", self.pruner, PRUNERS)
-        if self.pruner != "none" and len(objectives) > 1:
-            raise UserError(
-                f"search.pruner={self.pruner} needs one objective (Optuna prunes single-objective "
-                f"studies only); use search.objectives=[accuracy] or search.pruner=none"
-            )
+        self._check_pruner(objectives)
         self.pruner_options = dict(self.pruner_options)
         if self.pruner_options and self.pruner == "none":
             raise UserError(
                 f"search.pruner_options={self.pruner_options} given but search.pruner=none; "
-                "choose a pruner (median, successive_halving, hyperband) or drop the options"
+                "choose a pruner (median, successive_halving, hyperband, pareto) or drop the "
+                "options"
+            )
+
+    def _check_pruner(self, objectives: list[str]) -> None:
+        """Optuna's pruners for one objective, `pareto` for [<metric>, energy]."""
+        given = f"search.objectives=[{','.join(objectives)}]"
+        if self.pruner in SINGLE_OBJECTIVE_PRUNERS and len(objectives) > 1:
+            raise UserError(
+                f"search.pruner={self.pruner} needs one objective (Optuna prunes single-objective "
+                f"studies only); for {given} use search.pruner=pareto"
+            )
+        if self.pruner != "pareto":
+            return
+        if len(objectives) == 1:
+            raise UserError(
+                f"search.pruner=pareto prunes accuracy-and-energy studies; for {given} use "
+                "search.pruner=median, successive_halving "
+                "or hyperband"
+            )
+        if len(objectives) != 2 or objectives[1] != "energy":
+            raise UserError(
+                f"search.pruner=pareto needs search.objectives=[<metric>,energy], e.g. "
+                f"[accuracy,energy]; got {given}"
+            )
+        if self.directions and self.directions[1] != "minimize":
+            raise UserError(
+                "search.pruner=pareto prunes rounds that spend more joules: energy needs "
+                f"search.directions[1]=minimize, got {self.directions[1]}"
             )
 
     def _check_directions(self, objectives: list[str]) -> None:

@@ -12,6 +12,9 @@ the most energy (a pruned round costs at most one repetition). A per-epoch mean 
 repetitions exists only once the last repetition trains, so it could stop at most part of
 that one. A round that passes its first repetition trains all the others, and its score stays
 the mean accuracy of all of them (thesis §3.3.1).
+
+Optuna's pruners prune single-objective studies; `search.pruner=pareto` prunes accuracy-and-
+energy studies by the same first repetition (green_ai.search.pareto_pruning).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import optuna
 
 from green_ai.config.train import PRUNERS, SearchConfig
 from green_ai.errors import UserError
+from green_ai.search.pareto_pruning import ParetoPruner
 
 
 def build_pruner(search: SearchConfig, *, epochs: int) -> optuna.pruners.BasePruner:
@@ -33,8 +37,16 @@ def build_pruner(search: SearchConfig, *, epochs: int) -> optuna.pruners.BasePru
     options: dict[str, Any] = dict(search.pruner_options)
     if search.pruner == "hyperband":
         options.setdefault("max_resource", epochs)
-    pruner: optuna.pruners.BasePruner = getattr(optuna.pruners, PRUNERS[search.pruner])(**options)
+    pruner: optuna.pruners.BasePruner = pruner_class(search.pruner)(**options)
     return pruner
+
+
+def pruner_class(name: str) -> type[optuna.pruners.BasePruner]:
+    """The class of `search.pruner=name`: Optuna's, or green_ai's Pareto pruner."""
+    if name == "pareto":
+        return ParetoPruner
+    cls: type[optuna.pruners.BasePruner] = getattr(optuna.pruners, PRUNERS[name])
+    return cls
 
 
 def check_pruner_options(search: SearchConfig) -> None:
@@ -44,12 +56,13 @@ def check_pruner_options(search: SearchConfig) -> None:
         return
     import inspect
 
-    cls = getattr(optuna.pruners, PRUNERS[search.pruner])
+    cls = pruner_class(search.pruner)
     known = [p for p in inspect.signature(cls).parameters if p != "self"]
+    where = "green_ai.search.pareto_pruning" if cls is ParetoPruner else "optuna.pruners"
     for key in search.pruner_options:
         if key not in known:
             raise UserError(
-                f"search.pruner_options.{key} is not an option of optuna.pruners."
+                f"search.pruner_options.{key} is not an option of {where}."
                 f"{cls.__name__}; its options: {', '.join(known)}"
             )
     try:

@@ -46,6 +46,7 @@ from green_ai.search.events import (
     RoundStarted,
     StudyTotals,
 )
+from green_ai.search.pareto_pruning import ParetoPruner
 from green_ai.search.space import values_for
 from green_ai.search.workers import FAIL_REASON
 from green_ai.stats.intervals import Interval, mean_interval, net_interval
@@ -124,8 +125,10 @@ class RoundRunner:
         attrs = self.observers.round_started(RoundStarted(trial.number, hparams))
         for key, value in attrs.items():
             trial.set_user_attr(key, value)
-        # Optuna takes intermediate values of single-objective studies only.
-        reporting = trial if len(study.directions) == 1 else None
+        # Optuna takes intermediate values of single-objective studies only; the Pareto
+        # pruner keeps its own (green_ai.search.pareto_pruning).
+        pareto = isinstance(study.pruner, ParetoPruner)
+        reporting = trial if len(study.directions) == 1 or pareto else None
         try:
             result = self._train_repetitions(trial.number, hparams, reporting)
         except KeyboardInterrupt as err:
@@ -401,6 +404,9 @@ class _EpochHooks:
         self.rep = rep
         self.trial = trial if rep == 0 else None
         self.pruned_epoch: int | None = None
+        pruner = self.trial.study.pruner if self.trial is not None else None
+        # Multi-objective: the round's curve goes to the Pareto pruner, not to Optuna.
+        self.pareto = pruner if isinstance(pruner, ParetoPruner) else None
 
     def _window(self, epoch: int) -> str:
         return f"round{self.number}.rep{self.rep}.epoch{epoch}"
@@ -409,7 +415,10 @@ class _EpochHooks:
         self.runner.meter.begin(self._window(epoch))
 
     def end_epoch(self, epoch: int) -> Measurement:
-        return self.runner.meter.end(self._window(epoch))
+        m = self.runner.meter.end(self._window(epoch))
+        if self.pareto is not None and self.trial is not None:
+            self.pareto.report_energy(self.trial, epoch, _objective_energy(m))
+        return m
 
     def epoch_done(self, record: EpochRecord) -> None:
         r, s = self.runner, self.runner.settings
@@ -431,8 +440,13 @@ class _EpochHooks:
     def report(self, epoch: int, value: float, *, can_prune: bool) -> bool:
         if self.trial is None:
             return False
-        self.trial.report(value, step=epoch)
-        if can_prune and self.trial.should_prune():
+        if self.pareto is not None:
+            self.pareto.report_value(self.trial, epoch, value)
+            prune = can_prune and self.pareto.should_prune_at(self.trial, epoch)
+        else:
+            self.trial.report(value, step=epoch)
+            prune = can_prune and self.trial.should_prune()
+        if prune:
             self.pruned_epoch = epoch
             return True
         return False

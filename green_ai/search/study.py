@@ -459,11 +459,12 @@ class StudyLoop:
             self.observers.study_totals(joules)
 
     def _pareto_front(self) -> dict[str, Any]:
+        # COMPLETE rounds only: a pruned round has no values, its accuracy is no result.
+        front = [t for t in self.study.best_trials if t.state == TrialState.COMPLETE]
         return {
             "objectives": self.objectives,
             "trials": [
-                {"number": t.number, "values": t.values, "params": t.params}
-                for t in self.study.best_trials
+                {"number": t.number, "values": t.values, "params": t.params} for t in front
             ],
         }
 

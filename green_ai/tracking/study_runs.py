@@ -54,6 +54,8 @@ def study_params(cfg: TrainConfig) -> dict[str, str]:
         # What the study optimises first, and which way (the report ranks rounds by it).
         "objective": cfg.search.objective,
         "direction": cfg.search.objective_directions()[0],
+        # Every objective: the report tells Pareto studies ([accuracy,energy]) apart.
+        "objectives": ",".join(cfg.search.objectives),
         "task": cfg.task.name,
         **{key: str(getattr(cfg, key)) for key in shortcuts},
         "config_hash": config_hash(cfg),

@@ -130,6 +130,16 @@ def test_repetitions(tmp_path: Path) -> None:
         lines[-1],
     )
 
+def test_pareto_pruning(tmp_path: Path) -> None:
+    lines = run_smoke("bench_pareto_pruning.py", tmp_path)
+    rows = rows_after(lines, r"^seed +pruner +pruned +joules")
+    assert [row.split()[:2] for row in rows[:2]] == [["0", "none"], ["0", "pareto"]]
+    assert all(len(row.split()) == 12 for row in rows[:2])
+    assert rows[0].split()[4] == "1.00" and rows[0].split()[7] == "1.000"  # none / none
+    medians = rows_after(lines, r"^median over seeds")
+    assert re.match(rf"joules {NUMBER}; hypervolume {NUMBER}; joules to 95%", medians[0].strip())
+    assert re.fullmatch(r"goal \(.*\): met in [01]/1 seeds", lines[-1])
+
 
 def test_samplers(tmp_path: Path) -> None:
     lines = run_smoke("bench_samplers.py", tmp_path)

@@ -122,7 +122,41 @@ def test_pruners_by_name_with_their_options(make_cfg: Make) -> None:
         (["+search.pruner_options.n_startup_trials=2"], "but search.pruner=none"),
         (
             ["search.pruner=median", "search.objectives=[accuracy,energy]", *ESTIMATE],
-            "search.pruner=median needs one objective",
+            "search.pruner=median needs one objective .*use search.pruner=pareto$",
+        ),
+        (
+            ["search.pruner=pareto"],
+            "search.pruner=pareto prunes accuracy-and-energy studies; for "
+            "search.objectives=[accuracy] use search.pruner=median, successive_halving or "
+            "hyperband",
+        ),
+        (
+            [
+                "search.pruner=pareto",
+                "search.objectives=[accuracy,val_loss]",
+                "search.directions=[maximize,minimize]",
+            ],
+            "search.pruner=pareto needs search.objectives=[<metric>,energy]",
+        ),
+        (
+            [
+                "search.pruner=pareto",
+                "search.objectives=[accuracy,energy]",
+                "search.directions=[maximize,maximize]",
+                *ESTIMATE,
+            ],
+            "energy needs search.directions[1]=minimize",
+        ),
+        (
+            ["search.pruner=pareto", "search.objectives=[accuracy,energy]", *ESTIMATE]
+            + ["+search.pruner_options.patience=2"],
+            "search.pruner_options.patience is not an option of "
+            "green_ai.search.pareto_pruning.ParetoPruner; its options: n_startup_trials",
+        ),
+        (
+            ["search.pruner=pareto", "search.objectives=[accuracy,energy]", *ESTIMATE]
+            + ["+search.pruner_options.margin=-0.1"],
+            "margin must be a number of 0 or more",
         ),
         (["search.pruner=hyperband", "eval_every_epoch=false"], "use eval_every_epoch=true"),
     ],
