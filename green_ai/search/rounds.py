@@ -417,7 +417,7 @@ class _EpochHooks:
     def end_epoch(self, epoch: int) -> Measurement:
         m = self.runner.meter.end(self._window(epoch))
         if self.pareto is not None and self.trial is not None:
-            self.pareto.report_energy(self.trial, epoch, _objective_energy(m))
+            self.pareto.report_energy(self.trial, epoch, _window_energy(m))
         return m
 
     def epoch_done(self, record: EpochRecord) -> None:
@@ -510,6 +510,13 @@ def _objective_interval(
     return found.get("rep_energy_net_j", found.get("rep_energy_j"))
 
 
+def _window_energy(m: Measurement | None) -> float | None:
+    """A window's energy figure: idle-subtracted joules where idle was measured, else gross."""
+    if m is None:
+        return None
+    return m.energy_net_j if m.energy_net_j is not None else m.energy_j
+
+
 def _objective_energy(result: RoundResult, *, adaptive: bool = False) -> float | None:
     """The energy objective: idle-subtracted joules where idle was measured, else gross; the
     round's with a fixed `repetitions`, its mean per repetition with `auto` (a round that
@@ -521,9 +528,7 @@ def _objective_energy(result: RoundResult, *, adaptive: bool = False) -> float |
         for figures in (net, gross):
             if all(j is not None for j in figures):
                 return sum(j for j in figures if j is not None) / len(figures)
-    if m is None:
-        return None
-    energy = m.energy_net_j if m.energy_net_j is not None else m.energy_j
+    energy = _window_energy(m)
     if adaptive and energy is not None and result.reps:
         return energy / len(result.reps)
     return energy

@@ -130,6 +130,7 @@ def test_repetitions(tmp_path: Path) -> None:
         lines[-1],
     )
 
+
 def test_pareto_pruning(tmp_path: Path) -> None:
     lines = run_smoke("bench_pareto_pruning.py", tmp_path)
     rows = rows_after(lines, r"^seed +pruner +pruned +joules")
