@@ -39,7 +39,13 @@ from hydra.core.global_hydra import GlobalHydra  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
 from green_ai.config.store import register_configs  # noqa: E402
-from green_ai.inference import Profile, run_inference  # noqa: E402
+from green_ai.inference import (  # noqa: E402
+    GreedyBatching,
+    Profile,
+    arrival_offsets,
+    run_inference,
+    simulate,
+)
 
 CONF = ROOT / "conf"
 POLICIES = {
@@ -124,7 +130,22 @@ def main(argv: list[str] | None = None) -> None:
         _measure(args, Path(work))
 
 
+def _simulator_speed() -> None:
+    """How long the simulator takes for its worst case (greedy at a low rate: a batch per
+    request) against the stream it simulates: a what-if must stay far faster than real."""
+    profile = Profile([1, 128], service_s=[0.005, 0.2], energy_j=[0.5, 20], idle_power_w=30.0)
+    arrivals = arrival_offsets(frequency=16, requests=8192, arrivals="poisson", seed=0)
+    t = time.perf_counter()
+    simulate(profile, arrivals, GreedyBatching(128))
+    elapsed = time.perf_counter() - t
+    print(
+        f"simulator speed: 8192 greedy requests at 16/s in {elapsed:.2f} s, "
+        f"{arrivals[-1] / elapsed:.0f}x faster than the {arrivals[-1]:.0f} s stream\n"
+    )
+
+
 def _measure(args: argparse.Namespace, work: Path) -> None:
+    _simulator_speed()
     base = [
         f"model.name={args.model}",
         f"image_size={args.image_size}",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -127,15 +126,13 @@ def test_profile_round_trips_through_json(tmp_path: Path) -> None:
         Profile.load(tmp_path / "missing.json")
 
 
-def test_a_full_run_is_simulated_well_under_a_second() -> None:
-    # Greedy at a low rate is the worst case: one batch per request, 8192 of them.
+def test_greedy_at_a_low_rate_serves_nearly_one_request_per_batch() -> None:
+    # Greedy at a low rate is the simulator's worst case: about one batch per request (how
+    # fast it runs is scripts/bench_simulator.py's line "simulator speed", not a test's).
     profile = Profile([1, 128], service_s=[0.005, 0.2], energy_j=[0.5, 20], idle_power_w=30.0)
     arrivals = arrival_offsets(frequency=16, requests=8192, arrivals="poisson", seed=0)
-    t = time.perf_counter()
     metrics, _ = simulate(profile, arrivals, GreedyBatching(128))
-    elapsed = time.perf_counter() - t
-    assert metrics.batches > 7000
-    assert elapsed < 1.0
+    assert 7000 < metrics.batches <= 8192
 
 
 # A stream of 10 requests/s, a model that costs 1 J per batch whatever its size, 10 ms per

@@ -157,6 +157,12 @@ def test_samplers(tmp_path: Path) -> None:
 
 def test_simulator(tmp_path: Path) -> None:
     lines = run_smoke("bench_simulator.py", tmp_path)
+    speed = re.fullmatch(
+        rf"simulator speed: 8192 greedy requests at 16/s in {NUMBER} s, (\d+)x faster than "
+        rf"the {NUMBER} s stream",
+        lines[0],
+    )
+    assert speed is not None and int(speed.group(1)) > 1
     policies = ["fixed-8", "fixed-32", "greedy", "timeout-32-0.25s"]
     errors = rows_after(lines, r"^ *freq policy +p50 +p99 +max +energy/image$")
     # 64 requests/s and `near`, a rate measured from the profile; four policies at each.
