@@ -34,6 +34,7 @@ from green_ai.cluster.job import record_attempt, requeue_as_exception
 from green_ai.cluster.nodes import cancel
 from green_ai.cluster.preflight import check_request, study_mem_gb
 from green_ai.cluster.watch import Outcome, watch
+from green_ai.errors import UserError
 from green_ai.search.workers import Requeued, Terminated, sigterm_as_interrupt
 from green_ai.sweep import SweepFailedError, print_summary
 
@@ -113,13 +114,22 @@ class SlurmLauncher(SubmititSlurmLauncher):
             args.append(
                 (list(overrides), "hydra.sweep.dir", number, f"job_id_for_{number}", state)
             )
-        return list(executor.map_array(self, *zip(*args, strict=True)))
+        from submitit.core.utils import FailedJobError, FailedSubmissionError
+
+        try:
+            return list(executor.map_array(self, *zip(*args, strict=True)))
+        except (FailedJobError, FailedSubmissionError) as err:
+            lines = str(err).strip().splitlines() or ["no reason given"]
+            raise UserError(
+                f"SLURM refused the sweep's jobs: {lines[-1]}; fix the hydra.launcher settings"
+                " it names (nothing was submitted)"
+            ) from None
 
     def _report(self, failed: list[Outcome], first: int, jobs: list[Any]) -> None:
         """The summary of the jobs that finished, a line per failed job, the rerun command;
         then `SweepFailedError` (exit status 1, no traceback)."""
         assert self.config is not None
-        print_summary(Path(str(self.config.hydra.sweep.dir)))
+        summary = print_summary(Path(str(self.config.hydra.sweep.dir)))
         number = {j.job_id: first + i + 1 for i, j in enumerate(jobs)}
         for outcome in failed:
             job_id = outcome.job.job_id
@@ -128,9 +138,10 @@ class SlurmLauncher(SubmititSlurmLauncher):
                 f" {outcome.log_path}",
                 file=sys.stderr,
             )
+        others = "the others' results are above" if summary else "no job finished"
         raise SweepFailedError(
-            f"{len(failed)} of {len(jobs)} SLURM jobs failed; the others' results are above."
-            f" Rerun the sweep to redo what is missing (finished studies are kept): {rerun()}"
+            f"{len(failed)} of {len(jobs)} SLURM jobs failed; {others}. Rerun the sweep to redo"
+            f" what is missing (finished studies are kept): {rerun()}"
         )
 
     # -- inside the job -----------------------------------------------------------------

@@ -77,7 +77,8 @@ def _ended(job: Any, state: QueueState | None) -> tuple[str, Outcome | None]:
     if state is None:
         return "gone", Outcome(job, failure="gone from SLURM's queue without a result")
     if state.state in ENDED:
-        return "gone", Outcome(job, failure=f"ended {state.state} without a result")
+        why = f" ({state.reason})" if state.reason not in ("None", "") else ""
+        return "gone", Outcome(job, failure=f"ended {state.state}{why} without a result")
     if state.state == "PENDING" and state.reason in HOPELESS:
         why = f"pending for a reason that cannot clear (Reason={state.reason}): cancelled"
         return "hopeless", Outcome(job, failure=why)
