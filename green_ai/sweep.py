@@ -21,7 +21,7 @@ import logging
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -204,8 +204,6 @@ def read_attempts(sweep_dir: Path, since: float | None = None) -> dict[int, list
 
 def with_attempts(rows: Sequence[JobSummary], earlier: dict[int, list[float]]) -> list[JobSummary]:
     """`rows` with the earlier attempts of requeued jobs counted in, attempts and time."""
-    from dataclasses import replace
-
     out = []
     for r in rows:
         before = earlier.get(r.job, []) if r.job is not None else []

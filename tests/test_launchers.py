@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 from search.workers import TINY, tracked_runs, train
 
-from green_ai.cluster.nodes import Node, gpu_count, minutes
+from green_ai.cluster.nodes import Node, QueueState, gpu_count, minutes
 from green_ai.cluster.preflight import check_request, study_mem_gb
+from green_ai.cluster.watch import _ended, read_outcome
 from green_ai.errors import UserError
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -110,3 +112,49 @@ def test_the_memory_asked_for_grows_with_the_dataset() -> None:
     cifar = study_mem_gb({"name": "cifar10"})
     assert 2 <= cifar < study_mem_gb({"name": "cifar10", "image_size": 224})
     assert study_mem_gb({"name": "my_own"}) == 8
+
+
+class _Job:
+    """What the watch reads of a submitit job: its id and its result file."""
+
+    def __init__(self, folder: Path) -> None:
+        self.job_id = "7_0"
+        self.paths = SimpleNamespace(
+            result_pickle=folder / "7_0_result.pkl", stdout=folder / "7_0_0_log.out"
+        )
+
+
+@pytest.mark.parametrize(
+    ("state", "kind", "failure"),
+    [
+        (None, "gone", "gone from SLURM's queue without a result"),
+        (QueueState("OUT_OF_MEMORY", "OutOfMemory"), "gone", "ended OUT_OF_MEMORY (OutOfMemory)"),
+        (QueueState("PENDING", "PartitionConfig"), "hopeless", "cannot clear"),
+        (QueueState("PENDING", "ReqNodeNotAvail, UnavailableNodes:n1"), "unavailable", "stayed"),
+        (QueueState("PENDING", "Resources"), "", None),
+        (QueueState("RUNNING", "None"), "", None),
+    ],
+)
+def test_a_job_without_a_result_ends_by_what_squeue_says(
+    tmp_path: Path, state: QueueState | None, kind: str, failure: str | None
+) -> None:
+    found, outcome = _ended(_Job(tmp_path), state)
+    assert found == kind
+    if failure is None:
+        assert outcome is None
+    else:
+        assert outcome is not None and failure in str(outcome.failure)
+
+
+def test_a_job_result_file_is_its_outcome_whatever_squeue_says(tmp_path: Path) -> None:
+    from submitit.core.utils import cloudpickle_dump
+
+    job = _Job(tmp_path)
+    stopped = "green_ai.cluster.launcher.JobStoppedError: terminated (SIGTERM)"
+    trace = f"Traceback (most recent call last):\n  ...\n{stopped}\n"
+    cloudpickle_dump(("error", trace), job.paths.result_pickle)
+    kind, outcome = _ended(job, QueueState("RUNNING", "None"))
+    assert kind == "done" and outcome is not None
+    assert outcome.failure == "JobStoppedError: terminated (SIGTERM)"
+    cloudpickle_dump(("success", "the JobReturn"), job.paths.result_pickle)
+    assert read_outcome(job).result == "the JobReturn"
