@@ -39,11 +39,6 @@ SUMMARY_FILE = "summary.csv"
 ATTEMPTS_FILE = "attempts.json"
 
 
-class SweepFailedError(Exception):
-    """Some of a sweep's jobs failed for good; the others' summary is printed already. The
-    message says how many and how to rerun (the app exits 1 with it, no traceback)."""
-
-
 @dataclass(frozen=True)
 class JobInfo:
     """This Hydra job: its number (1-based) and the sweep's size when it is one of a multirun,

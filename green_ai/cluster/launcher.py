@@ -30,13 +30,14 @@ from hydra_plugins.hydra_submitit_launcher.submitit_launcher import (
 )
 from omegaconf import DictConfig, OmegaConf
 
-from green_ai.cluster.job import record_attempt, requeue_as_exception
 from green_ai.cluster.nodes import cancel
 from green_ai.cluster.preflight import check_request, study_mem_gb
 from green_ai.cluster.watch import Outcome, watch
+from green_ai.config.hydra_app import SweepFailedError
 from green_ai.errors import UserError
-from green_ai.search.workers import Requeued, Terminated, sigterm_as_interrupt
-from green_ai.sweep import SweepFailedError, print_summary
+
+# Hydra imports every plugin module whenever an app starts (even for --help): what needs torch
+# (the study's signals, the sweep's summary) is imported where it is used.
 
 log = logging.getLogger("green_ai")
 
@@ -63,6 +64,8 @@ class SlurmLauncher(SubmititSlurmLauncher):
     def launch(
         self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
     ) -> Sequence[JobReturn]:
+        from green_ai.search.workers import sigterm_as_interrupt
+
         assert self.config is not None
         params = self.request(self.params, self.config)
         jobs = self._submit(params, job_overrides, initial_job_idx)
@@ -128,6 +131,8 @@ class SlurmLauncher(SubmititSlurmLauncher):
     def _report(self, failed: list[Outcome], first: int, jobs: list[Any]) -> None:
         """The summary of the jobs that finished, a line per failed job, the rerun command;
         then `SweepFailedError` (exit status 1, no traceback)."""
+        from green_ai.sweep import print_summary
+
         assert self.config is not None
         summary = print_summary(Path(str(self.config.hydra.sweep.dir)))
         number = {j.job_id: first + i + 1 for i, j in enumerate(jobs)}
@@ -155,6 +160,9 @@ class SlurmLauncher(SubmititSlurmLauncher):
         singleton_state: dict[type, Singleton],
     ) -> JobReturn:
         import submitit
+
+        from green_ai.cluster.job import record_attempt, requeue_as_exception
+        from green_ai.search.workers import Requeued, Terminated
 
         started = time.time()
         try:

@@ -29,10 +29,14 @@ from omegaconf.errors import OmegaConfBaseException
 from green_ai.config.components import name_from_choices
 from green_ai.config.groups import describe_groups, searching, sources_of
 from green_ai.errors import UserError
-from green_ai.sweep import SweepFailedError
 from green_ai.urls import redact_text
 
 EXIT_USAGE = 2
+
+
+class SweepFailedError(Exception):
+    """Some of a sweep's jobs failed for good, the summary of the others is printed already
+    (green_ai.cluster): the message says how many and how to rerun; exit 1, no traceback."""
 
 
 def fail(message: str) -> NoReturn:
