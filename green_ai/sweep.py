@@ -7,7 +7,10 @@ they need through files in the sweep directory, which every launcher gives them:
   jobs the sweep has and which overrides vary across them (run names put those first);
 - `job_summary.json` in each job's own directory, written when the job's study ends by its
   `JobSummaryObserver` (green_ai.search.events);
-- `summary.csv`, written by `SweepSummary.on_multirun_end` from those, as the table it prints.
+- `summary.csv`, written by `SweepSummary.on_multirun_end` from those, as the table it prints
+  (or by a launcher whose jobs failed, for the jobs that finished: `print_summary`);
+- `attempts.json`, left by a job that SLURM requeued (green_ai.cluster.job): the summary
+  counts every attempt of a job and its time over all of them.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import logging
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +36,7 @@ log = logging.getLogger("green_ai")
 SWEEP_FILE = "sweep.json"
 JOB_FILE = "job_summary.json"
 SUMMARY_FILE = "summary.csv"
+ATTEMPTS_FILE = "attempts.json"
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,8 @@ class JobSummary:
     # The metric `best_accuracy` holds the best value of (accuracy unless the study
     # optimised another: search.objectives).
     objective: str = "accuracy"
+    # The job's runs: more than one when SLURM requeued it (`duration_s` counts them all).
+    attempts: int = 1
 
     @property
     def energy_per_point_j(self) -> float | None:
@@ -175,7 +181,31 @@ def read_job_summaries(sweep_dir: Path, since: float | None = None) -> list[JobS
         data = _read_json(path)
         if data:
             rows.append(JobSummary(**data))
+    rows = with_attempts(rows, read_attempts(sweep_dir, since))
     return sorted(rows, key=lambda r: (r.job is None, r.job or 0))
+
+
+def read_attempts(sweep_dir: Path, since: float | None = None) -> dict[int, list[float]]:
+    """The earlier attempts' durations of each requeued job, by job number."""
+    found: dict[int, list[float]] = {}
+    for path in sweep_dir.glob(f"**/{ATTEMPTS_FILE}"):
+        if since is not None and path.stat().st_mtime < since:
+            continue
+        data = _read_json(path)
+        if isinstance(data.get("job"), int):
+            found.setdefault(data["job"], []).extend(float(s) for s in data.get("seconds", []))
+    return found
+
+
+def with_attempts(rows: Sequence[JobSummary], earlier: dict[int, list[float]]) -> list[JobSummary]:
+    """`rows` with the earlier attempts of requeued jobs counted in, attempts and time."""
+    out = []
+    for r in rows:
+        before = earlier.get(r.job, []) if r.job is not None else []
+        out.append(
+            replace(r, attempts=r.attempts + len(before), duration_s=r.duration_s + sum(before))
+        )
+    return out
 
 
 COLUMNS = ("job", "cell", "rounds", "best accuracy", "joules", "J/point", "time")
@@ -209,7 +239,7 @@ def table_rows(rows: Sequence[JobSummary], jobs: int | None = None) -> list[list
                 _num(r.best_accuracy, ".4f"),
                 _num(r.energy_j, ".1f"),
                 _num(r.energy_per_point_j, ".3g"),
-                _duration(r.duration_s),
+                _duration(r.duration_s) + (f" ({r.attempts} attempts)" if r.attempts > 1 else ""),
             ]
         )
     return out
@@ -235,6 +265,7 @@ def write_csv(path: Path, rows: Sequence[JobSummary]) -> None:
         "study_name",
         "mlflow_run_id",
         "objective",
+        "attempts",
     ]
     with path.open("w", newline="") as f:
         writer = csv.writer(f)
@@ -260,22 +291,26 @@ class SweepSummary(Callback):
         (sweep_dir / SWEEP_FILE).write_text(json.dumps(info))
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        sweep_dir = Path(str(config.hydra.sweep.dir))
-        sweep_file = sweep_dir / SWEEP_FILE
-        since = sweep_file.stat().st_mtime if sweep_file.exists() else None
-        rows = read_job_summaries(sweep_dir, since)
-        if not rows:
-            return
-        jobs = _read_json(sweep_file).get("jobs")
-        csv_path = sweep_dir / SUMMARY_FILE
-        write_csv(csv_path, rows)
-        table = format_table(table_rows(rows, jobs), columns_for(rows))
-        print(f"\n{table}\n", flush=True)
-        log.info("summary: %s", csv_path)
-        if len({(r.tracking_uri, r.experiment_id) for r in rows}) == 1:
-            log.info(
-                "compare in MLflow: %s", mlflow_hint(rows[0].tracking_uri, rows[0].experiment_id)
-            )
+        print_summary(Path(str(config.hydra.sweep.dir)))
+
+
+def print_summary(sweep_dir: Path) -> Path | None:
+    """Print the table of the sweep's jobs and write `summary.csv`; its path (None when no job
+    left a row)."""
+    sweep_file = sweep_dir / SWEEP_FILE
+    since = sweep_file.stat().st_mtime if sweep_file.exists() else None
+    rows = read_job_summaries(sweep_dir, since)
+    if not rows:
+        return None
+    jobs = _read_json(sweep_file).get("jobs")
+    csv_path = sweep_dir / SUMMARY_FILE
+    write_csv(csv_path, rows)
+    table = format_table(table_rows(rows, jobs), columns_for(rows))
+    print(f"\n{table}\n", flush=True)
+    log.info("summary: %s", csv_path)
+    if len({(r.tracking_uri, r.experiment_id) for r in rows}) == 1:
+        log.info("compare in MLflow: %s", mlflow_hint(rows[0].tracking_uri, rows[0].experiment_id))
+    return csv_path
 
 
 def mlflow_hint(tracking_uri: str, experiment_id: str) -> str:

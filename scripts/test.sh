@@ -40,6 +40,13 @@ if [ "$fast" = 0 ]; then
         echo "test: installing Debian's chromium for the dashboard test"
         apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null
     fi
+    # tests/cluster/ start a one-node SLURM cluster of their own (its config, munge key and
+    # socket in a temporary directory): Debian's packages, installed here when missing.
+    if { [ ! -x /usr/sbin/slurmctld ] || [ ! -x /usr/sbin/munged ]; } \
+        && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+        echo "test: installing Debian's slurm-wlm and munge for the cluster tests"
+        apt-get update -qq >/dev/null && apt-get install -y -qq slurm-wlm munge >/dev/null
+    fi
 fi
 .venv/bin/ruff format --check .
 .venv/bin/ruff check .

@@ -152,6 +152,27 @@ def test_the_callback_writes_the_csv_and_prints_the_table(
     assert float(rows[1]["energy_per_point_j"]) == pytest.approx(20.0 / 50)
 
 
+def test_a_requeued_job_counts_its_attempts_and_their_time(tmp_path: Path) -> None:
+    from green_ai.cluster.job import record_attempt
+
+    (tmp_path / SWEEP_FILE).write_text(json.dumps({"jobs": 2, "varying": ["conv"]}))
+    for n in (1, 2):
+        job = JobInfo(number=n, total=2, output_dir=tmp_path / str(n - 1))
+        write_job_summary(job, summary(n, f"conv{n}", 0.5, 10.0))
+    # Job 2 was requeued twice: 30 s and 45 s before the attempt that finished (75 s).
+    for seconds in (30.0, 45.0):
+        record_attempt(tmp_path / ".submitit" / "7_1", 2, seconds)
+    first, second = read_job_summaries(tmp_path)
+    assert (first.attempts, first.duration_s) == (1, 75.0)
+    assert (second.attempts, second.duration_s) == (3, 150.0)
+    assert table_rows([first, second])[1][-1] == "2m30s (3 attempts)"
+    config = OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path)}}})
+    SweepSummary().on_multirun_end(config)
+    with (tmp_path / SUMMARY_FILE).open() as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["attempts"], float(r["duration_s"])) for r in rows] == [("1", 75.0), ("3", 150.0)]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "launcher",

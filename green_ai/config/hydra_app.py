@@ -34,6 +34,11 @@ from green_ai.urls import redact_text
 EXIT_USAGE = 2
 
 
+class SweepFailedError(Exception):
+    """Some of a sweep's jobs failed for good, the summary of the others is printed already
+    (green_ai.cluster): the message says how many and how to rerun; exit 1, no traceback."""
+
+
 def fail(message: str) -> NoReturn:
     """Print `error: message` on one line and exit with status 2."""
     print(f"error: {message}", file=sys.stderr, flush=True)
@@ -59,6 +64,9 @@ def run_app(hydra_main: Callable[[], Any]) -> None:
         fail(str(err))
     except (HydraException, OmegaConfBaseException) as err:
         fail(describe_hydra_error(err))
+    except SweepFailedError as err:  # the summary and a line per failed job are printed already
+        print(f"error: {err}", file=sys.stderr, flush=True)
+        sys.exit(1)
     except KeyboardInterrupt as err:
         # Ctrl-C or SIGTERM: the round in flight was recorded as failed, a rerun redoes it.
         what = str(err) or "interrupted"
@@ -131,6 +139,7 @@ class Preflight(Callback):
             # Hydra turns an exception of a callback into a warning and goes on; a job that
             # cannot be composed must stop the sweep here, in the same one line.
             fail(describe_hydra_error(err))
+        check_launcher(config)
         self._run(config, jobs or [config], multirun=True)
 
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
@@ -162,6 +171,26 @@ class Preflight(Callback):
                     self.prepare(task_config(jobs[0]), multirun=multirun)
             except UserError as err:
                 fail(str(err))
+
+
+def check_launcher(config: DictConfig) -> None:
+    """The launcher's own check of its request, if it has one (`request(params, config)`,
+    e.g. a SLURM partition that can run the jobs: green_ai.cluster), before anything is
+    written or submitted."""
+    target = str(config.hydra.launcher.get("_target_", ""))
+    try:
+        request = getattr(_function(target), "request", None) if target else None
+    except (ImportError, AttributeError):
+        return  # Hydra reports a launcher it cannot load in its own words
+    if request is None:
+        return
+    params = OmegaConf.to_container(config.hydra.launcher, resolve=True)
+    assert isinstance(params, dict)
+    params.pop("_target_", None)
+    try:
+        request(params, config)
+    except UserError as err:
+        fail(str(err))
 
 
 def sweep_jobs(config: DictConfig) -> list[list[str]]:

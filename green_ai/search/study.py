@@ -53,6 +53,7 @@ from green_ai.search.storage import (
 from green_ai.search.warmup import warm_up_study
 from green_ai.search.workers import (
     FAIL_REASON,
+    Requeued,
     fail_lost_trials,
     heartbeat,
     left_by_its_worker,
@@ -212,6 +213,9 @@ class StudyLoop:
                 status = "FAILED"
             outcome = self._outcome(stop_reason, new_rounds)
             return outcome
+        except Requeued as err:  # the requeued job goes on: the parent stays open for it
+            status, stop_reason = None, err.stop_reason
+            raise
         except KeyboardInterrupt as err:
             status, stop_reason = "KILLED", str(err) or INTERRUPTED
             raise

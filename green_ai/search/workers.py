@@ -3,8 +3,11 @@
 A worker killed mid-round (SIGKILL, a node lost, SLURM's time limit) leaves its trial RUNNING.
 The next worker to reserve a round finds it — by its process being gone on this machine, or by
 its heartbeat going stale (Optuna's stale-trial check) — and records it as failed, so its
-round is redone. SIGTERM, which SLURM sends on preemption and time-out, ends a worker the way
-Ctrl-C does: the round in flight is recorded as failed and its MLflow runs are closed.
+round is redone. SIGTERM, which SLURM sends when it cancels a job or its time is up, ends a
+worker the way Ctrl-C does: the round in flight is recorded as failed and its MLflow runs are
+closed. A job that SLURM requeues (its warning signal before a time limit or on preemption,
+green_ai.cluster.job) raises `Requeued` instead: the round fails at once with the reason, and
+the study's parent run stays open for the requeued job.
 """
 
 from __future__ import annotations
@@ -36,6 +39,24 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM arrived: stop like Ctrl-C, recording the round in flight."""
 
 
+class Requeued(Terminated):
+    """SLURM requeued this job (`case`: `preempted` or `timed out`): the round in flight fails
+    with that reason, and the study's parent run stays open for the requeued job to finish."""
+
+    def __init__(self, case: str) -> None:
+        super().__init__(case)
+        self.case = case
+
+    @property
+    def stop_reason(self) -> str:
+        return f"{self.case}: requeued by SLURM; the requeued job goes on with the study"
+
+
+# Set once this process is being requeued: the SIGTERM that ends it then is expected and must
+# not interrupt the recording of its round.
+requeueing = threading.Event()
+
+
 @contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
     """Within the block, SIGTERM raises `Terminated` in the main thread."""
@@ -44,6 +65,9 @@ def sigterm_as_interrupt() -> Iterator[None]:
         return
 
     def handler(signum: int, frame: FrameType | None) -> None:
+        if requeueing.is_set():
+            log.info("SIGTERM while being requeued: ignored")
+            return
         raise Terminated("terminated (SIGTERM)")
 
     previous = signal.signal(signal.SIGTERM, handler)
