@@ -204,3 +204,59 @@ def test_a_killed_ordered_sweep_rerun_goes_on_in_the_same_order(tmp_path: Path) 
         assert [t.user_attrs["sweep_position"] for t in done] == [
             x.position for x in planned if x.cell == cell
         ]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["design.order=foo"], ["design.order=randomized", "design.seed=1,2"]],
+    ids=["unknown-order", "seed-varies"],
+)
+def test_a_bad_order_is_one_error_line_and_no_sweep(tmp_path: Path, args: list[str]) -> None:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    out = subprocess.run(
+        [sys.executable, "-m", "green_ai.train", "-m", *TINY, "conv=1,4", "energy=none", *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 2, out.stderr[-3000:]
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), lines
+    assert ("design.order='foo' is not one of" in lines[0]) or "design.seed cannot vary" in lines[
+        0
+    ]
+    assert not (tmp_path / "multirun").exists()
+
+
+def test_the_report_of_an_ordered_sweep_tests_energy_against_the_position(
+    tmp_path: Path,
+) -> None:
+    train(
+        tmp_path,
+        "-m",
+        *TINY,
+        "conv=1,4",
+        "rounds=3",
+        "energy=estimate",
+        "energy.idle_s=0",
+        "design.order=randomized",
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "green_ai.report", "tracking.experiment=green_ai", "out_dir=rep"],
+        cwd=tmp_path,
+        env={k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    text = (tmp_path / "rep" / "report.md").read_text()
+    # TINY runs one repetition per round: no round has an interval, and the report says so.
+    assert "2 studies ran one repetition per round" in text and "no confidence interval" in text
+    with (tmp_path / "rep" / "energy_drift.csv").open() as f:
+        (row,) = list(csv.DictReader(f))
+    assert row["against"] == "sweep_position" and int(row["n"]) == 6
+    assert "energy_intervals" in text and "eta2_ci_low" in text
