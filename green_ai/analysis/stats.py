@@ -18,6 +18,9 @@ from scipy import stats
 __all__ = [
     "KruskalResult",
     "best_so_far",
+    "drift",
+    "eta2_interval",
+    "mean_interval",
     "dunn_pairs",
     "effect_magnitude",
     "energy_to_target",
@@ -90,6 +93,62 @@ def kruskal_wallis(groups: Sequence[ArrayLike]) -> KruskalResult:
     return KruskalResult(
         float(res.statistic), float(res.pvalue), eta2, effect_magnitude(eta2), n, k
     )
+
+
+def mean_interval(x: ArrayLike, confidence: float) -> tuple[float, float]:
+    """Student-t interval of the mean at `confidence` (NaN, NaN below two values: no interval
+    exists for one observation)."""
+    a = _array(x)
+    a = a[~np.isnan(a)]
+    if a.size < 2:
+        return float("nan"), float("nan")
+    sem = float(stats.sem(a))
+    if sem == 0.0:
+        return float(a.mean()), float(a.mean())
+    low, high = stats.t.interval(confidence, a.size - 1, loc=float(a.mean()), scale=sem)
+    return float(low), float(high)
+
+
+def eta2_interval(
+    groups: Sequence[ArrayLike], confidence: float, *, seed: int = 0, resamples: int = 999
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of Kruskal–Wallis's η², each group's observations
+    resampled with replacement (scipy.stats.bootstrap, seeded: the same data, the same
+    interval). NaN where η² itself is undefined."""
+    arrays = [a[~np.isnan(a)] for a in (_array(g) for g in groups)]
+    arrays = [a for a in arrays if a.size]
+    if len(arrays) < 2 or any(a.size < 2 for a in arrays):
+        return float("nan"), float("nan")
+    n, k = sum(a.size for a in arrays), len(arrays)
+
+    def eta2(*samples: NDArray[np.float64], axis: int = -1) -> NDArray[np.float64]:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            h = np.asarray(stats.kruskal(*samples, axis=axis).statistic, dtype=np.float64)
+        h = np.where(np.isnan(h), k - 1.0, h)  # a resample of equal values: no effect
+        return (h - k + 1) / (n - k)
+
+    res = stats.bootstrap(
+        tuple(arrays),
+        eta2,
+        vectorized=True,
+        n_resamples=resamples,
+        confidence_level=confidence,
+        method="percentile",
+        random_state=np.random.default_rng(seed),
+    )
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+def drift(x: ArrayLike, y: ArrayLike) -> tuple[float, float, int]:
+    """Spearman's rank correlation of `y` with `x` (a drift over time or temperature): rho, p
+    and the number of pairs; NaN below three pairs or where either is constant."""
+    a, b = _array(x), _array(y)
+    keep = ~(np.isnan(a) | np.isnan(b))
+    a, b = a[keep], b[keep]
+    if a.size < 3 or np.ptp(a) == 0.0 or np.ptp(b) == 0.0:
+        return float("nan"), float("nan"), int(a.size)
+    res = stats.spearmanr(a, b)
+    return float(res.statistic), float(res.pvalue), int(a.size)
 
 
 def dunn_pairs(values: ArrayLike, groups: Sequence[object], p_adjust: str) -> pd.DataFrame:
