@@ -23,6 +23,7 @@ from green_ai.analysis.runs import (
     REP_KEYS,
     ROUND_COLUMNS,
     ROUND_METRICS,
+    START_ORDER,
     STUDY_COLUMNS,
     Runs,
     empty,
@@ -179,6 +180,7 @@ def _rounds(children: pd.DataFrame, parents: pd.DataFrame) -> pd.DataFrame:
         ["study_name", "round"], keep="last"
     )
     frame["round"] = frame["round"].astype(int)
+    frame[START_ORDER] = frame["start_time"].rank(method="first") - 1
     columns = [*ROUND_COLUMNS, *extra]
     return frame.sort_values(["study_name", "round"])[columns].reset_index(drop=True)
 

@@ -19,6 +19,7 @@ from green_ai.config.report import ReportConfig
 # Round metrics a drift is looked for against, and what report.md calls them.
 DRIFT_VARIABLES = {
     "sweep_position": "position in the sweep (`sweep_position`)",
+    "start_order": "the order the rounds started in (their runs' start times)",
     "temp_c_start": "the device's temperature at the round's start (`temp_c_start`, °C)",
 }
 DRIFT_COLUMNS = ["against", "n", "rho", "p", "significant"]
@@ -31,6 +32,8 @@ def design_section(
     metrics (nothing is said of them otherwise)."""
     single = _single_repetition(studies)
     present = [c for c in DRIFT_VARIABLES if c in rounds.columns and rounds[c].notna().any()]
+    if "sweep_position" in present and "start_order" in present:
+        present.remove("start_order")  # the sweep's own order says it better
     if not present and not single:
         return
     report.heading("Measurement design (thesis §3.7.1, §4.6.1)")
@@ -110,8 +113,10 @@ def _heating(report: Report, done: pd.DataFrame, alpha: float) -> None:
     """Whether the device's start temperature rises over the sweep (or a study's rounds)."""
     if "temp_c_start" not in done.columns or done["temp_c_start"].isna().all():
         return
-    has_position = "sweep_position" in done.columns and done["sweep_position"].notna().any()
-    order = "sweep_position" if has_position else "round"
+    order = next(
+        (c for c in ("sweep_position", "start_order") if c in done and done[c].notna().any()),
+        "round",
+    )
     rho, p, n = stats.drift(done[order], done["temp_c_start"])
     if np.isnan(p):
         return
