@@ -69,14 +69,15 @@ def test_a_drifting_sensor_confounds_cells_run_in_sequence_not_in_random_order(
     tmp_path: Path, order: str
 ) -> None:
     # Four cells of identical settings (the seed changes no cost) on a sensor whose power
-    # rises over time. design.seed=3 spreads cells 1 and 4 alike over the sweep (checked).
+    # doubles every second: a drift far above the rounds' own spread (their durations vary with
+    # the machine's load). design.seed=3 spreads cells 1 and 4 alike over the sweep (checked).
     rounds, seed = 5, 3
     if order == "randomized":
         launches = round_order([rounds] * 4, order, seed)
         first = [x.position for x in launches if x.cell == 0]
         last = [x.position for x in launches if x.cell == 3]
         assert stats.mannwhitneyu(first, last).pvalue > 0.5
-    search = write_backend(tmp_path / "conf", idle_w=10.0, drift_w_per_s=5.0)
+    search = write_backend(tmp_path / "conf", idle_w=1.0, doubling_s=1.0)
     train(
         tmp_path,
         "-m",
@@ -96,6 +97,25 @@ def test_a_drifting_sensor_confounds_cells_run_in_sequence_not_in_random_order(
         assert p < 0.05 and max(energies[1]) < min(energies[4]), energies
     else:
         assert p > 0.05, energies
+    # The report tests the drift within the cells: in random order it finds it against the
+    # sweep's position; in sequence (no position logged, the order the rounds started in) a
+    # cell's few rounds span too little of it, and the drift hides in the cells' differences.
+    report = subprocess.run(
+        [sys.executable, "-m", "green_ai.report", "tracking.experiment=green_ai", "out_dir=rep"],
+        cwd=tmp_path,
+        env={k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert report.returncode == 0, report.stderr[-3000:]
+    with (tmp_path / "rep" / "energy_drift.csv").open() as f:
+        (row,) = list(csv.DictReader(f))
+    if order == "sequential":
+        assert row["against"] == "start_order" and int(row["n"]) == 4 * rounds
+    else:
+        assert (row["against"], row["significant"]) == ("sweep_position", "yes")
+        assert "**Energy drifts**: it rises with" in (tmp_path / "rep" / "report.md").read_text()
 
 
 def test_interleaved_under_joblib_with_fewer_workers_than_cells(tmp_path: Path) -> None:
