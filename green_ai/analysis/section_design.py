@@ -23,6 +23,15 @@ DRIFT_VARIABLES = {
     "temp_c_start": "the device's temperature at the round's start (`temp_c_start`, °C)",
 }
 DRIFT_COLUMNS = ["against", "n", "rho", "p", "significant"]
+# What a significant drift means for the factorial, by what it was found against.
+DRIFT_ADVICE = {
+    "sweep_position": "The sweep's run order (`design.order`) spread it over the cells instead "
+    "of confounding it with one of them.",
+    "start_order": "Where cells ran one after another, each cell's rounds share one stretch of "
+    "it, so it is confounded with the factors: `design.order=randomized` spreads it over them.",
+    "temp_c_start": "Warmer rounds cost differently: where cells ran one after another, this "
+    "is confounded with the factors (`design.order=randomized` spreads it over them).",
+}
 
 
 def design_section(
@@ -100,8 +109,7 @@ def drift_sentence(row: tuple, alpha: float) -> str:
         way = "rises" if rho > 0 else "falls"
         return (
             f"**Energy drifts**: it {way} with {what} (Spearman ρ = {rho:.2f}, p = {p:.2g}, "
-            f"{n} rounds; significant at α = {alpha:g}). Cells run one after another confound "
-            "this drift with their factors: run the sweep with `design.order=randomized`."
+            f"{n} rounds; significant at α = {alpha:g}). {DRIFT_ADVICE[against]}"
         )
     return (
         f"No significant drift of energy with {what} (Spearman ρ = {rho:.2f}, p = {p:.2g}, "

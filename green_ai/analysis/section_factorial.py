@@ -185,6 +185,13 @@ def _differences(
         "bootstrap interval (`eta2_ci_low`, `eta2_ci_high`: observations resampled within "
         "each level, 999 resamples, seed 0)",
     )
+    apart = kruskal[kruskal["eta2_ci_low"] == kruskal["eta2_ci_high"]]
+    if len(apart):
+        report.text(
+            f"η²'s interval has no width for {', '.join(apart['factor'].astype(str))}: the "
+            "levels' observations do not overlap, so no resample changes their ranks (a "
+            "bootstrap over observations cannot show more uncertainty than that)."
+        )
     if (kruskal["magnitude"] == "withheld").any():
         report.missing(
             f"η² magnitude labels withheld where a factor level has fewer than {min_n} "

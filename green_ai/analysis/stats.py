@@ -114,18 +114,31 @@ def eta2_interval(
 ) -> tuple[float, float]:
     """Percentile bootstrap interval of Kruskal–Wallis's η², each group's observations
     resampled with replacement (scipy.stats.bootstrap, seeded: the same data, the same
-    interval). NaN where η² itself is undefined."""
+    interval). NaN where η² itself is undefined.
+
+    A resample repeats observations, and the ties that makes are the resampling's, not the
+    data's: H is corrected for the data's own ties in every resample, as in η² itself, so
+    that the interval is not shifted away from the estimate (groups that do not overlap would
+    otherwise get an interval above their η²)."""
     arrays = [a[~np.isnan(a)] for a in (_array(g) for g in groups)]
     arrays = [a for a in arrays if a.size]
     if len(arrays) < 2 or any(a.size < 2 for a in arrays):
         return float("nan"), float("nan")
     n, k = sum(a.size for a in arrays), len(arrays)
+    ties = float(stats.tiecorrect(stats.rankdata(np.concatenate(arrays))))
+    if ties == 0.0:  # every observation equal: η² is undefined
+        return float("nan"), float("nan")
+    bounds = np.cumsum([0, *(a.size for a in arrays)])
 
     def eta2(*samples: NDArray[np.float64], axis: int = -1) -> NDArray[np.float64]:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            h = np.asarray(stats.kruskal(*samples, axis=axis).statistic, dtype=np.float64)
-        h = np.where(np.isnan(h), k - 1.0, h)  # a resample of equal values: no effect
-        return (h - k + 1) / (n - k)
+        pooled = np.concatenate([np.moveaxis(s, axis, -1) for s in samples], axis=-1)
+        ranks = stats.rankdata(pooled, axis=-1)
+        spread = sum(
+            ranks[..., a:b].sum(axis=-1) ** 2 / (b - a)
+            for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+        )
+        h = (12.0 / (n * (n + 1)) * spread - 3.0 * (n + 1)) / ties
+        return np.asarray((h - k + 1) / (n - k), dtype=np.float64)
 
     res = stats.bootstrap(
         tuple(arrays),

@@ -49,6 +49,12 @@ def test_eta2_gets_a_reproducible_bootstrap_interval_around_it() -> None:
         row["eta2_ci_low"],
         row["eta2_ci_high"],
     )
+    # Levels that do not overlap: resampling makes ties but never changes the ranks, so the
+    # interval is η² itself, not above it.
+    apart = frame.assign(energy_j=np.where(frame["conv"] == 4, 200.0, 100.0) + frame.index)
+    split = kruskal_table(apart, 5, 0.95).iloc[0]
+    assert split["eta2_ci_low"] == pytest.approx(split["eta2"])
+    assert split["eta2_ci_high"] == pytest.approx(split["eta2"])
     narrow = kruskal_table(frame, 5, 0.5).iloc[0]
     assert (
         narrow["eta2_ci_high"] - narrow["eta2_ci_low"] < row["eta2_ci_high"] - row["eta2_ci_low"]
