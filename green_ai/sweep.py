@@ -74,7 +74,8 @@ def current_job() -> JobInfo:
     sweep = _read_json(Path(str(hc.sweep.dir)) / SWEEP_FILE)
     return JobInfo(
         number=int(hc.job.num) + 1,
-        total=sweep.get("jobs"),
+        # An ordered sweep (green_ai.schedule) launches a job per round: count those.
+        total=sweep.get("launches", sweep.get("jobs")),
         overrides=overrides,
         varying=list(sweep.get("varying", [])),
         output_dir=output_dir,
@@ -302,7 +303,10 @@ def print_summary(sweep_dir: Path) -> Path | None:
     rows = read_job_summaries(sweep_dir, since)
     if not rows:
         return None
-    jobs = _read_json(sweep_file).get("jobs")
+    info = _read_json(sweep_file)
+    jobs = info.get("jobs")
+    if info.get("schedule"):
+        rows = cells_of_waves(rows, info["schedule"])
     csv_path = sweep_dir / SUMMARY_FILE
     write_csv(csv_path, rows)
     table = format_table(table_rows(rows, jobs), columns_for(rows))
@@ -311,6 +315,24 @@ def print_summary(sweep_dir: Path) -> Path | None:
     if len({(r.tracking_uri, r.experiment_id) for r in rows}) == 1:
         log.info("compare in MLflow: %s", mlflow_hint(rows[0].tracking_uri, rows[0].experiment_id))
     return csv_path
+
+
+def cells_of_waves(
+    rows: Sequence[JobSummary], schedule: Sequence[Sequence[int]]
+) -> list[JobSummary]:
+    """One row per cell of an ordered sweep, whose jobs each ran some of a cell's rounds
+    (`schedule[job - 1]` is [cell, rounds]): the cell's latest job, numbered as the cell,
+    with the time of all its jobs."""
+    by_cell: dict[int, list[JobSummary]] = {}
+    for r in rows:
+        if r.job is not None and 0 < r.job <= len(schedule):
+            by_cell.setdefault(int(schedule[r.job - 1][0]), []).append(r)
+    merged = []
+    for cell, jobs in sorted(by_cell.items()):
+        last = max(jobs, key=lambda r: r.job or 0)
+        total_s = sum(r.duration_s for r in jobs)
+        merged.append(replace(last, job=cell, duration_s=total_s))
+    return merged
 
 
 def mlflow_hint(tracking_uri: str, experiment_id: str) -> str:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One GPU check, run once and unattended on a machine with an NVIDIA GPU (under 8 minutes):
+# One GPU check, run once and unattended on a machine with an NVIDIA GPU (under 10 minutes):
 #
 #   bash scripts/gpu_check.sh              # the summary goes to $OUT/gpu_check.md if OUT is set
 #   bash scripts/gpu_check.sh --dry-run    # every part on the CPU at tiny sizes, fake NVML
@@ -10,6 +10,8 @@
 #   energy     NVML counter vs 100 ms and 10 ms polling vs nvidia-smi on one job; idle power
 #   training   SimpleCNN images/s: framework loop vs bare loop vs tutorial DataLoader; GPU util
 #   inference  the thesis's five models at 224 px, batch 1 and 32, CUDA-synchronised latency
+#   design     SimpleCNN conv in {1,4} x relu in {0,1}, randomized run order, real NVML: eta2
+#              with intervals per factor, the temperature drift, the GPU's busy %
 #   tests      pytest -m needs_cuda
 #   overhead   scripts/bench_energy_overhead.py --real (the cost of real NVML polls)
 #
@@ -21,7 +23,7 @@
 # parts that need them say so and the rest runs. Without a GPU: one line, exit status 0.
 #
 # Environment: PYTHON (default python3), OUT, GPU_CHECK_CPU, GPU_CHECK_WHEELS,
-# GPU_CHECK_TOTAL_S (default 450: the parts' budgets are cut to fit it), GPU_CHECK_COMMIT (the
+# GPU_CHECK_TOTAL_S (default 570: the parts' budgets are cut to fit it), GPU_CHECK_COMMIT (the
 # commit named in the summary where the copy has no .git).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
@@ -43,7 +45,7 @@ if command -v timeout >/dev/null; then
 else
     limit() { shift; "$@"; }
 fi
-total=${GPU_CHECK_TOTAL_S:-$([ "$dry" = 1 ] && echo 900 || echo 450)}
+total=${GPU_CHECK_TOTAL_S:-$([ "$dry" = 1 ] && echo 1100 || echo 570)}
 
 # -- Is there a GPU? ----------------------------------------------------------------------------
 if [ "$dry" = 0 ]; then
@@ -163,6 +165,14 @@ run_part training "Training throughput: SimpleCNN" "$(gpu_budget 100 150)" 1 \
     "${part_env[@]}" "$py" scripts/gpu_check/training.py
 run_part inference "Inference latency: the thesis's five models, CUDA-synchronised" \
     "$(gpu_budget 120 240)" 1 "${part_env[@]}" "$py" scripts/gpu_check/inference.py
+# The design part trains through the package's app: hydra, optuna and mlflow must import.
+if ! "$py" -c 'import hydra, omegaconf, optuna, mlflow' 2>/dev/null; then
+    note_part design "Architecture design, randomized run order" \
+        "the sweep needs hydra-core, omegaconf, optuna and mlflow; $py lacks one (see Machine)"
+else
+    run_part design "Architecture design, randomized run order (real NVML)" \
+        "$(gpu_budget 120 240)" 1 "${part_env[@]}" "$py" scripts/gpu_check/design.py
+fi
 
 # needs_cuda tests: only the files that use the marker, so a package missing for other tests
 # cannot stop their collection.
@@ -204,7 +214,7 @@ fi
          "$((SECONDS - started)) s in all. Raw figures: \`gpu_check/*.json\`, logs" \
          "\`gpu_check/*.log\`, nvidia-smi samples \`gpu_check/nvidia_smi.csv\`."
     echo
-    for name in env energy training inference tests overhead; do
+    for name in env energy training inference design tests overhead; do
         [ -f "$parts/$name.md" ] && cat "$parts/$name.md"
     done
     echo "## Time per part"

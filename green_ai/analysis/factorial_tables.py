@@ -212,8 +212,32 @@ def qq_table(points: pd.DataFrame, min_n: int) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
 
 
-def kruskal_table(points: pd.DataFrame, min_n: int) -> pd.DataFrame:
-    """Table 3.4: Kruskal–Wallis of energy across the levels of each factor, per dataset.
+def energy_interval_table(points: pd.DataFrame, confidence: float) -> pd.DataFrame:
+    """Each configuration's mean energy with its Student-t interval over its observations
+    (`design.confidence`); no interval for a configuration of one observation."""
+    rows = []
+    for (group, dataset, config), g in _by(points, "config"):
+        low, high = stats.mean_interval(g["energy_j"], confidence)
+        mean = float(g["energy_j"].mean())
+        rows.append(
+            {
+                "group": group,
+                "dataset": dataset,
+                "config": config,
+                "n": len(g),
+                "mean_energy_j": mean,
+                "ci_low_j": low,
+                "ci_high_j": high,
+                "half_width_pct": (high - low) / 2 / mean * 100 if mean else np.nan,
+            }
+        )
+    columns = ["group", "dataset", "config", "n", "mean_energy_j", "ci_low_j", "ci_high_j"]
+    return pd.DataFrame(rows, columns=[*columns, "half_width_pct"])
+
+
+def kruskal_table(points: pd.DataFrame, min_n: int, confidence: float = 0.95) -> pd.DataFrame:
+    """Table 3.4: Kruskal–Wallis of energy across the levels of each factor, per dataset, with
+    a bootstrap interval of η² (`confidence`; observations resampled within each level).
 
     The effect-size label is withheld where a level has fewer than `min_n` observations: H's
     chi-square approximation, and with it η², is not to be trusted on so few.
@@ -222,7 +246,9 @@ def kruskal_table(points: pd.DataFrame, min_n: int) -> pd.DataFrame:
     for (group, dataset), p in _by(points):
         for factor in varying_factors(p):
             sizes = p.groupby(factor).size()
-            res = stats.kruskal_wallis([g["energy_j"] for _, g in p.groupby(factor, sort=True)])
+            groups = [g["energy_j"] for _, g in p.groupby(factor, sort=True)]
+            res = stats.kruskal_wallis(groups)
+            low, high = stats.eta2_interval(groups, confidence)
             label = res.magnitude if sizes.min() >= min_n else "withheld"
             rows.append(
                 {
@@ -235,11 +261,13 @@ def kruskal_table(points: pd.DataFrame, min_n: int) -> pd.DataFrame:
                     "statistic": res.statistic,
                     "p": res.p,
                     "eta2": res.eta2,
+                    "eta2_ci_low": low,
+                    "eta2_ci_high": high,
                     "magnitude": label,
                 }
             )
     columns = ["group", "dataset", "factor", "n", "k", "n_smallest", "statistic", "p", "eta2"]
-    return pd.DataFrame(rows, columns=[*columns, "magnitude"])
+    return pd.DataFrame(rows, columns=[*columns, "eta2_ci_low", "eta2_ci_high", "magnitude"])
 
 
 def dunn_table(points: pd.DataFrame, p_adjust: str) -> pd.DataFrame:

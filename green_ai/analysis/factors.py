@@ -29,7 +29,8 @@ SETUP_KEYS = ("optimizer", "task")
 # repetitions replicate a configuration; the rest is where and how runs are kept.
 NEVER_FOUND = frozenset({"dataset", "net", "search", "hparams", "pruner", "experiment"})
 REPLICATES = frozenset({"seed", "rounds", "repetitions"})
-SETUP_PREFIXES = ("search.", "hparams.", "tracking.", "study.", "hydra.")
+# design.*: how the rounds were ordered and measured, not what a study computes.
+SETUP_PREFIXES = ("search.", "hparams.", "tracking.", "study.", "hydra.", "design.")
 # Columns of the observations and of the studies frame that no factor may be named after.
 RESERVED = frozenset(
     {"group", "study_name", "config", "repetition", "energy_kind", "energy_metric", OVERRIDES}

@@ -15,6 +15,7 @@ import pandas as pd
 
 from green_ai.analysis.runs import (
     COUNTED_STATES,
+    DESIGN_METRICS,
     INFERENCE_COLUMNS,
     INFERENCE_METRICS,
     INFERENCE_PARAMS,
@@ -22,6 +23,7 @@ from green_ai.analysis.runs import (
     REP_KEYS,
     ROUND_COLUMNS,
     ROUND_METRICS,
+    START_ORDER,
     STUDY_COLUMNS,
     Runs,
     empty,
@@ -168,7 +170,7 @@ def _rounds(children: pd.DataFrame, parents: pd.DataFrame) -> pd.DataFrame:
     # A study that optimised another metric (`val_loss`) has it on its rounds: one column each.
     objectives = _col(parents, "params.objective").dropna().astype(str).unique()
     extra = [o for o in sorted(objectives) if o not in (*ROUND_COLUMNS, *OWN_ROUND_COLUMNS)]
-    for m in (*ROUND_METRICS, "pruned_epoch", *extra):
+    for m in (*ROUND_METRICS, *DESIGN_METRICS, "pruned_epoch", *extra):
         frame[m] = _numeric(_col(children, f"metrics.{m}"))
     frame = frame.dropna(subset=["study_name", "round"])
     # A round logged twice (a study database reset under the same MLflow experiment): keep
@@ -178,6 +180,7 @@ def _rounds(children: pd.DataFrame, parents: pd.DataFrame) -> pd.DataFrame:
         ["study_name", "round"], keep="last"
     )
     frame["round"] = frame["round"].astype(int)
+    frame[START_ORDER] = frame["start_time"].rank(method="first") - 1
     columns = [*ROUND_COLUMNS, *extra]
     return frame.sort_values(["study_name", "round"])[columns].reset_index(drop=True)
 

@@ -183,3 +183,13 @@ def _model_tick(model: str, year: object) -> str:
     if isinstance(year, Real) and not np.isnan(float(year)):
         return f"{model}\n({int(float(year))})"
     return model
+
+
+def drift_scatter(ax: Axes, x: pd.Series, y: pd.Series, xlabel: str) -> Axes:
+    """Each round's energy relative to its study's mean against `x` (a position in the sweep,
+    a start temperature): a drift shows as a slope."""
+    ax.scatter(x, y, s=14, alpha=0.7)
+    ax.axhline(1.0, color="grey", linestyle=":", linewidth=1)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("energy / study mean")
+    return ax

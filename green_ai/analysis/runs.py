@@ -39,12 +39,20 @@ STUDY_COLUMNS = [
     OVERRIDES,
 ]
 ROUND_METRICS = ("accuracy", "accuracy_std", "energy_j", "energy_net_j", "duration_s")
+# Where and in what state a round ran (an ordered sweep's position, the device's temperature
+# at its start): the report's drift tests (section_design.py); absent in older runs.
+DESIGN_METRICS = ("sweep_position", "temp_c_start")
+# The order tracked rounds started in across their experiment (0-based, from each round run's
+# start time): where no sweep_position was logged (a sequential sweep), the drift over time.
+START_ORDER = "start_order"
 ROUND_COLUMNS = [
     "study_name",
     "round",
     "run_id",
     "state",
     *ROUND_METRICS,
+    *DESIGN_METRICS,
+    START_ORDER,
     "pruned_epoch",
     "idle_power_w",  # of the parent run that ran the round: idle power subtracted from it
 ]

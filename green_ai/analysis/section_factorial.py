@@ -71,6 +71,7 @@ def factorial_section(
         f"η² magnitude labels at least {guards.effect_min_n} per factor level "
         "(`guards.effect_min_n`); below that they are withheld."
     )
+    _intervals(report, points, settings.design.confidence)
     _variation(report, points)
     _normality(report, points, settings)
     _differences(report, points, settings, thesis)
@@ -107,6 +108,23 @@ def _observations(
         return pd.DataFrame(columns=tables.POINT_COLUMNS)
     report.text(f"Unit of analysis: {UNIT_TEXT[unit]} (`factorial.unit={unit}`).")
     return pd.concat(parts, ignore_index=True)
+
+
+def _intervals(report: Report, points: pd.DataFrame, confidence: float) -> None:
+    """Each configuration's mean energy with its interval; says where none exists."""
+    table = tables.energy_interval_table(points, confidence)
+    report.table(
+        "energy_intervals",
+        table,
+        f"Mean energy of each configuration with its {confidence:.0%} confidence interval "
+        "(Student's t over the configuration's observations; `design.confidence`)",
+    )
+    alone = table[table["n"] < 2]
+    if len(alone):
+        report.missing(
+            f"no interval for {len(alone)} configurations with a single observation "
+            f"({', '.join(alone['config'].astype(str))}): an interval needs two."
+        )
 
 
 def _variation(report: Report, points: pd.DataFrame) -> None:
@@ -157,13 +175,23 @@ def _differences(
     report: Report, points: pd.DataFrame, settings: ReportConfig, thesis: bool
 ) -> None:
     min_n = settings.guards.effect_min_n
-    kruskal = tables.kruskal_table(points, min_n)
+    confidence = settings.design.confidence
+    kruskal = tables.kruskal_table(points, min_n, confidence)
     report.table(
         "kruskal_wallis",
         kruskal,
         f"Kruskal–Wallis test of energy per {'layer ' if thesis else ''}factor, per dataset "
-        "(Table 3.4); η² = (H − k + 1)/(n − k)",
+        f"(Table 3.4); η² = (H − k + 1)/(n − k), with its {confidence:.0%} percentile "
+        "bootstrap interval (`eta2_ci_low`, `eta2_ci_high`: observations resampled within "
+        "each level, 999 resamples, seed 0)",
     )
+    apart = kruskal[kruskal["eta2_ci_low"] == kruskal["eta2_ci_high"]]
+    if len(apart):
+        report.text(
+            f"η²'s interval has no width for {', '.join(apart['factor'].astype(str))}: the "
+            "levels' observations do not overlap, so no resample changes their ranks (a "
+            "bootstrap over observations cannot show more uncertainty than that)."
+        )
     if (kruskal["magnitude"] == "withheld").any():
         report.missing(
             f"η² magnitude labels withheld where a factor level has fewer than {min_n} "

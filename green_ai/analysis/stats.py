@@ -18,6 +18,9 @@ from scipy import stats
 __all__ = [
     "KruskalResult",
     "best_so_far",
+    "drift",
+    "eta2_interval",
+    "mean_interval",
     "dunn_pairs",
     "effect_magnitude",
     "energy_to_target",
@@ -90,6 +93,75 @@ def kruskal_wallis(groups: Sequence[ArrayLike]) -> KruskalResult:
     return KruskalResult(
         float(res.statistic), float(res.pvalue), eta2, effect_magnitude(eta2), n, k
     )
+
+
+def mean_interval(x: ArrayLike, confidence: float) -> tuple[float, float]:
+    """Student-t interval of the mean at `confidence` (NaN, NaN below two values: no interval
+    exists for one observation)."""
+    a = _array(x)
+    a = a[~np.isnan(a)]
+    if a.size < 2:
+        return float("nan"), float("nan")
+    sem = float(stats.sem(a))
+    if sem == 0.0:
+        return float(a.mean()), float(a.mean())
+    low, high = stats.t.interval(confidence, a.size - 1, loc=float(a.mean()), scale=sem)
+    return float(low), float(high)
+
+
+def eta2_interval(
+    groups: Sequence[ArrayLike], confidence: float, *, seed: int = 0, resamples: int = 999
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of Kruskal–Wallis's η², each group's observations
+    resampled with replacement (scipy.stats.bootstrap, seeded: the same data, the same
+    interval). NaN where η² itself is undefined.
+
+    A resample repeats observations, and the ties that makes are the resampling's, not the
+    data's: H is corrected for the data's own ties in every resample, as in η² itself, so
+    that the interval is not shifted away from the estimate (groups that do not overlap would
+    otherwise get an interval above their η²)."""
+    arrays = [a[~np.isnan(a)] for a in (_array(g) for g in groups)]
+    arrays = [a for a in arrays if a.size]
+    if len(arrays) < 2 or any(a.size < 2 for a in arrays):
+        return float("nan"), float("nan")
+    n, k = sum(a.size for a in arrays), len(arrays)
+    ties = float(stats.tiecorrect(stats.rankdata(np.concatenate(arrays))))
+    if ties == 0.0:  # every observation equal: η² is undefined
+        return float("nan"), float("nan")
+    bounds = np.cumsum([0, *(a.size for a in arrays)])
+
+    def eta2(*samples: NDArray[np.float64], axis: int = -1) -> NDArray[np.float64]:
+        pooled = np.concatenate([np.moveaxis(s, axis, -1) for s in samples], axis=-1)
+        ranks = stats.rankdata(pooled, axis=-1)
+        spread = sum(
+            ranks[..., a:b].sum(axis=-1) ** 2 / (b - a)
+            for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+        )
+        h = (12.0 / (n * (n + 1)) * spread - 3.0 * (n + 1)) / ties
+        return np.asarray((h - k + 1) / (n - k), dtype=np.float64)
+
+    res = stats.bootstrap(
+        tuple(arrays),
+        eta2,
+        vectorized=True,
+        n_resamples=resamples,
+        confidence_level=confidence,
+        method="percentile",
+        random_state=np.random.default_rng(seed),
+    )
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+def drift(x: ArrayLike, y: ArrayLike) -> tuple[float, float, int]:
+    """Spearman's rank correlation of `y` with `x` (a drift over time or temperature): rho, p
+    and the number of pairs; NaN below three pairs or where either is constant."""
+    a, b = _array(x), _array(y)
+    keep = ~(np.isnan(a) | np.isnan(b))
+    a, b = a[keep], b[keep]
+    if a.size < 3 or np.ptp(a) == 0.0 or np.ptp(b) == 0.0:
+        return float("nan"), float("nan"), int(a.size)
+    res = stats.spearmanr(a, b)
+    return float(res.statistic), float(res.pvalue), int(a.size)
 
 
 def dunn_pairs(values: ArrayLike, groups: Sequence[object], p_adjust: str) -> pd.DataFrame:

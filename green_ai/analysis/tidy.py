@@ -4,9 +4,11 @@
 Two kinds of row, told apart by the `search` column:
 - factorial rows (no `search` value), one per training iteration: `dataset`, `conv`, `linear`,
   `relu` (0/1), `energy_j` (idle-subtracted, thesis §3.3.3), `accuracy`; optional `round`,
-  `repetition`, `net`. Without `round` each row is its own round; without `repetition` rows
-  are numbered in file order within their round. With `factors=[...]` the factors are those
-  columns instead of `conv`, `linear`, `relu` (which become optional).
+  `repetition`, `net`, `sweep_position` and `temp_c_start` (where and at what temperature
+  the round ran: the report tests them for a drift). Without `round` each row is its own
+  round; without `repetition` rows are numbered in file order within their round. With
+  `factors=[...]` the factors are those columns instead of `conv`, `linear`, `relu` (which
+  become optional).
 - search rows, one per round: `dataset`, `net`, `search`, `hparams`, `round` (0-based, as
   Optuna numbers trials), `accuracy`; optional `energy_j` (idle-subtracted), `state`
   (COMPLETE, PRUNED or FAIL; COMPLETE when empty), `pruner`, `seed`, `conv`, `linear`, `relu`.
@@ -25,6 +27,7 @@ import pandas as pd
 
 from green_ai.analysis.factors import FACTORS, check_names
 from green_ai.analysis.runs import (
+    DESIGN_METRICS,
     INFERENCE_COLUMNS,
     REP_COLUMNS,
     ROUND_COLUMNS,
@@ -216,6 +219,11 @@ def _factorial(table: _Table, rows: pd.Index, factors: Sequence[str]) -> _Parts:
             **{k: table.text(k, rows) for k in others},
             "energy": table.number("energy_j", rows),
             "accuracy": table.number("accuracy", rows),
+            **{
+                k: table.number(k, rows, allow_empty=True)
+                for k in DESIGN_METRICS
+                if k in table.frame.columns
+            },
         }
     )
     cell = ["dataset", "net", "linear", "conv", "relu", *others]
@@ -237,6 +245,8 @@ def _factorial(table: _Table, rows: pd.Index, factors: Sequence[str]) -> _Parts:
         accuracy=("accuracy", "mean"),
         accuracy_std=("accuracy", lambda a: float(np.std(a))),  # as training logs it
         energy_net_j=("energy", "sum"),
+        # A round's position and start temperature: its first repetition's.
+        **{k: (k, "first") for k in DESIGN_METRICS if k in f.columns},
     ).reset_index()
     rounds = rounds.assign(state="COMPLETE").reindex(columns=ROUND_COLUMNS)
     reps = pd.DataFrame(

@@ -14,6 +14,7 @@ from green_ai.analysis import search_tables
 from green_ai.analysis.factors import find_factorials
 from green_ai.analysis.markdown import Report
 from green_ai.analysis.runs import COUNTED_STATES, Runs
+from green_ai.analysis.section_design import design_section
 from green_ai.analysis.section_factorial import factorial_section
 from green_ai.analysis.section_inference import inference_section
 from green_ai.analysis.section_training import search_section, training_section
@@ -47,6 +48,7 @@ def write_report(runs: Runs, settings: ReportConfig, out_dir: Path) -> Path:
     curves = training_section(report, rounds, optimised)
     search_section(report, curves, search_studies, settings)
     factorial_section(report, rounds, runs.rep_metrics, factorials, settings)
+    design_section(report, rounds, runs.studies, settings)
     inference_section(report, runs.inference, settings)
     path = report.write()
     log.info("wrote %s and %d files", path, len(report.files))

@@ -35,6 +35,10 @@ class DesignConfig:
     target_ci: float | None = None
     min_repetitions: int = 3
     max_repetitions: int = 24
+    # Set by green_ai's sweeper on each job of an ordered sweep (green_ai.schedule): run the
+    # study up to this many rounds now (the rest in later jobs), at this position (0-based).
+    sweep_rounds: int | None = None
+    sweep_position: int | None = None
 
     def __post_init__(self) -> None:
         require_choice("design.order", self.order, ORDERS)
@@ -53,6 +57,10 @@ class DesignConfig:
                     f"design.target_ci={self.target_ci!r} is a fraction of the mean: use a "
                     "number between 0 and 1 (0.02: within 2 %)"
                 )
+        if self.sweep_rounds is not None:
+            require_int("design.sweep_rounds", self.sweep_rounds, minimum=1)
+        if self.sweep_position is not None:
+            require_int("design.sweep_position", self.sweep_position, minimum=0)
         # An interval needs two repetitions.
         require_int("design.min_repetitions", self.min_repetitions, minimum=2)
         require_int("design.max_repetitions", self.max_repetitions, minimum=2)

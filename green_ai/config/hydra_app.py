@@ -201,7 +201,8 @@ def sweep_jobs(config: DictConfig) -> list[list[str]]:
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     sweeper = str(config.hydra.sweeper.get("_target_", ""))
-    if not sweeper.endswith("BasicSweeper"):
+    # green_ai's DesignSweeper splits cells as the basic sweeper does (then orders rounds).
+    if not sweeper.endswith(("BasicSweeper", "DesignSweeper")):
         return []
     params = config.hydra.sweeper.get("params") or {}
     arguments = [f"{k}={v}" for k, v in params.items()]

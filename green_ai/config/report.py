@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from green_ai.config.checks import require_choice, require_int, require_number
+from green_ai.config.design import DesignConfig
 from green_ai.config.tracking import TrackingConfig
 from green_ai.errors import UserError
 
@@ -107,6 +108,8 @@ class ReportConfig:
     peak_power: PeakPowerSettings = field(default_factory=PeakPowerSettings)
     baseline_model: str = "alexnet"
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    # design.confidence: the level of the report's intervals (cell means, η²).
+    design: DesignConfig = field(default_factory=DesignConfig)
 
     def __post_init__(self) -> None:
         if not self.out_dir:

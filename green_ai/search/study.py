@@ -119,6 +119,44 @@ def run_study(cfg: TrainConfig | DictConfig, observers: Sequence[Observer] = ())
         meter.close()
 
 
+# An ordered sweep (design.order, green_ai.schedule) runs a job per round of each cell. The
+# device stays warm and its idle power known between the jobs one process runs (the basic
+# launcher runs them in-process, joblib's workers persist): warm-up once per cell and idle
+# baseline once per process, not once per round (thesis §3.3.3, §4.6.1).
+_warm_cells: set[str] = set()
+_idle_baselines: dict[tuple[str, ...], tuple[float, dict[str, float]]] = {}
+
+
+def warm_up_once(loop: StudyLoop) -> float | None:
+    """Warm the device up for `loop`'s rounds, once per process and cell in an ordered
+    sweep; its seconds, None when nothing ran."""
+    s = loop.settings
+    wave = s.design.sweep_rounds is not None
+    if wave and loop.name in _warm_cells:
+        return None
+    seconds = warm_up_study(s, loop.data, loop.device, loop.task)
+    if wave:
+        _warm_cells.add(loop.name)
+    return seconds
+
+
+def idle_once(loop: StudyLoop) -> float | None:
+    """The idle baseline of `loop`'s meter: measured, or in an ordered sweep the one this
+    process measured before on the same device and meter."""
+    s, meter = loop.settings, loop.meter
+    if s.design.sweep_rounds is None:
+        return meter.measure_idle()
+    key = (str(loop.device), meter.backend, str(s.energy.idle_s), str(s.energy.settle_s))
+    if key in _idle_baselines:
+        meter.idle_power_w, parts = _idle_baselines[key]
+        meter.idle_power_parts_w = dict(parts)
+        return meter.idle_power_w
+    idle_w = meter.measure_idle()
+    if idle_w is not None:
+        _idle_baselines[key] = (idle_w, dict(meter.idle_power_parts_w))
+    return idle_w
+
+
 # Trial states that count as rounds: finished with a result. A failed round (diverged, raised,
 # cut short, its worker lost) is recorded but not counted, and is redone.
 COUNTED = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -302,11 +340,11 @@ class StudyLoop:
         see it as every later round does) and its idle power known."""
         net = self._make_net()
         self._pending.update({f"net.{k}": float(v) for k, v in layer_counts(net).items()})
-        if len(self.counted_trials()) < self.settings.rounds:
-            seconds = warm_up_study(self.settings, self.data, self.device, self.task)
+        if len(self.counted_trials()) < self.target_rounds:
+            seconds = warm_up_once(self)
             if seconds is not None:
                 self.observers.warmed_up(WarmedUp(seconds))
-            idle_w = self.meter.measure_idle()
+            idle_w = idle_once(self)
             if idle_w is not None:
                 self._pending["idle_power_w"] = idle_w
         return RoundRunner(
@@ -364,6 +402,8 @@ class StudyLoop:
             asked.append(trial)
             for key, value in worker_attrs().items():
                 trial.set_user_attr(key, value)
+            if self.settings.design.sweep_position is not None:
+                trial.set_user_attr("sweep_position", self.settings.design.sweep_position)
             return trial, suggest(trial, self.space)
 
     def _settle_lost_rounds(self) -> list[FrozenTrial]:
@@ -393,10 +433,15 @@ class StudyLoop:
         return max(values) if self.maximize else min(values)
 
     def _stop_reason(self, done: list[FrozenTrial], running: list[FrozenTrial]) -> str | None:
-        rounds = self.settings.rounds
+        rounds, target = self.settings.rounds, self.target_rounds
         if len(done) >= rounds:
             return f"{rounds} rounds completed"
-        if len(done) + len(running) >= rounds:
+        if len(done) >= target:  # an ordered sweep's job: its later jobs run the rest
+            return (
+                f"{len(done)} of {rounds} rounds completed; the sweep runs the next later "
+                f"(design.order={self.settings.design.order})"
+            )
+        if len(done) + len(running) >= target:
             return OTHERS_RUNNING
         is_exhausted = getattr(self.sampler, "is_exhausted", None)
         if is_exhausted is not None and is_exhausted(self.study):
@@ -409,6 +454,13 @@ class StudyLoop:
                 f"search.energy_budget_j={budget:.1f} J"
             )
         return None
+
+    @property
+    def target_rounds(self) -> int:
+        """The rounds this job runs the study up to: `rounds`, or fewer in a job of an
+        ordered sweep (design.sweep_rounds)."""
+        wave = self.settings.design.sweep_rounds
+        return self.settings.rounds if wave is None else min(wave, self.settings.rounds)
 
     # -- study-level figures -------------------------------------------------------------
 

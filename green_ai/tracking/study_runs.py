@@ -57,6 +57,9 @@ def study_params(cfg: TrainConfig) -> dict[str, str]:
         # Every objective: the report tells Pareto studies ([accuracy,energy]) apart.
         "objectives": ",".join(cfg.search.objectives),
         "task": cfg.task.name,
+        # The run order of the sweep the study ran in (thesis §3.7.1: time confounds a cell).
+        "design.order": cfg.design.order,
+        "design.seed": str(cfg.design.seed),
         **{key: str(getattr(cfg, key)) for key in shortcuts},
         "config_hash": config_hash(cfg),
     }
@@ -66,7 +69,10 @@ def study_params(cfg: TrainConfig) -> dict[str, str]:
         if (
             sep
             and key not in params
-            and not key.startswith(("hydra.", "experiment", "study.", "tracking."))
+            # design.sweep_*: where an ordered sweep's job stands, not what the study is
+            and not key.startswith(
+                ("hydra.", "experiment", "study.", "tracking.", "design.sweep_")
+            )
         ):
             params[key] = value
     return params
@@ -100,6 +106,8 @@ class StudyRuns:
         ensure_training_view(self.client, self.experiment_id)
         self.study_name = study_name
         self.label = label or study_name
+        # Each round of an ordered sweep's job records where it stands in the sweep.
+        self.sweep_position = cfg.design.sweep_position
         params = study_params(cfg)
         existing = self.client.search_runs(
             [self.experiment_id],
@@ -151,6 +159,8 @@ class StudyRuns:
         self._log_params(
             run.info.run_id, {"round": str(number), **{k: repr(v) for k, v in hparams.items()}}
         )
+        if self.sweep_position is not None:
+            self.log_metrics(run.info.run_id, {"sweep_position": float(self.sweep_position)})
         return str(run.info.run_id)
 
     def log_metrics(self, run_id: str, metrics: Mapping[str, float], step: int = 0) -> None:

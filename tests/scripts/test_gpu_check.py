@@ -85,8 +85,8 @@ def test_with_no_time_left_every_part_is_skipped_with_a_line(tmp_path: Path) -> 
     summary = (tmp_path / "gpu_check.md").read_text()
     assert "DRY RUN" in summary
     timing = summary.split("## Time per part")[1]
-    assert timing.count("skipped: no time left") == 6
-    assert summary.count("Not run: the check ran out of time") == 6
+    assert timing.count("skipped: no time left") == 7
+    assert summary.count("Not run: the check ran out of time") == 7
 
 
 # -- Packages the GPU machine may lack -------------------------------------------------------
@@ -294,7 +294,7 @@ def cell_numbers(line: str) -> list[float]:
 
 @pytest.mark.slow
 def test_the_dry_run_runs_every_part_and_writes_the_summary(tmp_path: Path) -> None:
-    result = run_check("--dry-run", env={"OUT": str(tmp_path)}, timeout=900)
+    result = run_check("--dry-run", env={"OUT": str(tmp_path)}, timeout=1200)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     summary = (tmp_path / "gpu_check.md").read_text()
     assert "DRY RUN" in summary
@@ -303,13 +303,14 @@ def test_the_dry_run_runs_every_part_and_writes_the_summary(tmp_path: Path) -> N
         "## Energy: NVML counter, polling, nvidia-smi",
         "## Training throughput: SimpleCNN",
         "## Inference latency",
+        "## Architecture design, randomized run order",
         "## needs_cuda tests",
         "## Energy meter overhead",
         "## Time per part",
     ):
         assert title in summary
     timing = summary.split("## Time per part")[1]
-    assert timing.count("| ok |") == 6, timing
+    assert timing.count("| ok |") == 7, timing
     # Energy: every method has a figure for the whole job; the fake counter is the exact
     # integral of the fake instant power, so those two must agree.
     job = next(line for line in summary.splitlines() if line.startswith("| whole job |"))
@@ -326,6 +327,18 @@ def test_the_dry_run_runs_every_part_and_writes_the_summary(tmp_path: Path) -> N
     starts = tuple(f"| {m} |" for m in models)
     rows = [line for line in summary.splitlines() if line.startswith(starts)]
     assert len(rows) == 10 and not any("not run" in row for row in rows)
+    # The design: its cells' rounds alternate; η² with an interval for both factors, the
+    # (fake) GPU's temperature rising, its busy %.
+    design = summary.split("## Architecture design")[1].split("\n## ")[0]
+    order = re.search(r"\): ([1-4 ]+)\.", design)
+    assert order is not None and sorted(order.group(1).split()) == sorted("11223344")
+    for factor in ("conv", "relu"):
+        row = next(line for line in design.splitlines() if line.startswith(f"| {factor} |"))
+        eta2, low, high = (float(x) for x in re.findall(r"-?\d+(?:\.\d+)?(?:e-?\d+)?", row)[:3])
+        assert low <= eta2 <= high
+    temps = re.search(r"GPU temperature: (\d+) °C before the sweep, (\d+) °C after", design)
+    assert temps is not None and int(temps.group(2)) > int(temps.group(1))
+    assert re.search(r"GPU busy \(NVML utilisation, mean over the rounds\): 50 %", design)
     # The needs_cuda tests, each skipped without a GPU.
     assert re.search(r"\b\d+ skipped", summary) and "failed" not in summary.split("needs_cuda")[1]
     for part in ("env", "energy", "training", "inference"):

@@ -111,3 +111,12 @@ def nvmlDeviceGetFieldValues(handle: int, field_ids: list[int]) -> list[SimpleNa
             )
         )
     return out
+
+
+NVML_TEMPERATURE_GPU = 0
+_STARTED = time.time()
+
+
+def nvmlDeviceGetTemperature(handle: int, sensor: int) -> int:
+    """A GPU that warms up: 35 °C, one degree more every ten seconds of this process."""
+    return 35 + int((time.time() - _STARTED) / 10)
