@@ -15,6 +15,8 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
+from green_ai.stats import intervals
+
 __all__ = [
     "KruskalResult",
     "best_so_far",
@@ -96,17 +98,11 @@ def kruskal_wallis(groups: Sequence[ArrayLike]) -> KruskalResult:
 
 
 def mean_interval(x: ArrayLike, confidence: float) -> tuple[float, float]:
-    """Student-t interval of the mean at `confidence` (NaN, NaN below two values: no interval
-    exists for one observation)."""
+    """The t-interval of the mean of `x`'s values (`green_ai.stats.intervals`, as a round's);
+    NaN, NaN below two values: no interval exists for one observation."""
     a = _array(x)
-    a = a[~np.isnan(a)]
-    if a.size < 2:
-        return float("nan"), float("nan")
-    sem = float(stats.sem(a))
-    if sem == 0.0:
-        return float(a.mean()), float(a.mean())
-    low, high = stats.t.interval(confidence, a.size - 1, loc=float(a.mean()), scale=sem)
-    return float(low), float(high)
+    iv = intervals.mean_interval(a[~np.isnan(a)].tolist(), confidence)
+    return (iv.low, iv.high) if iv is not None else (float("nan"), float("nan"))
 
 
 def eta2_interval(
