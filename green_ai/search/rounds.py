@@ -170,6 +170,8 @@ class RoundRunner:
             return TrialState.FAIL
         study.tell(trial, values if len(values) > 1 else values[0])
         line = _round_line(number, self.objective, metrics, hparams)
+        if self.settings.adaptive:
+            line += _adaptive_note(metrics)
         self.observers.round_done(RoundDone(number, TrialState.COMPLETE, line))
         return TrialState.COMPLETE
 
@@ -538,6 +540,13 @@ def _round_line(
     number: int, objective: str, metrics: Mapping[str, float], hparams: Mapping[str, Any]
 ) -> str:
     return f"round {number}: {objective} {metrics[objective]:.4f} {_cost(metrics, hparams)}"
+
+
+def _adaptive_note(metrics: Mapping[str, float]) -> str:
+    """What repetitions=auto reached: how many repetitions, and the interval's half-width."""
+    reps = int(metrics.get("repetitions_run", 0))
+    width = metrics.get("rep_energy_ci_rel")
+    return f" [{reps} repetitions" + (f", ±{width:.1%}]" if width is not None else "]")
 
 
 def _pruned_line(

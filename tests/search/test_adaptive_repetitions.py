@@ -3,6 +3,7 @@ with two or more repetitions logs that interval (thesis §3.7.1: noise "drowned 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 
 import mlflow
@@ -85,16 +86,25 @@ def test_a_quiet_round_stops_at_the_minimum(
 
 
 def test_a_noisy_round_runs_to_the_maximum(
-    make_cfg: Make, monkeypatch: pytest.MonkeyPatch
+    make_cfg: Make, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO)
     _use_counter(monkeypatch, _noisy(10.0, 5.0))
     cfg = make_cfg(
-        *AUTO, "design.target_ci=0.001", "design.min_repetitions=2", "design.max_repetitions=4"
+        *AUTO,
+        "design.target_ci=0.001",
+        "design.min_repetitions=2",
+        "design.max_repetitions=4",
+        "progress=log",
     )
     train(cfg)
     (run,) = _round_runs(cfg)
     assert run.data.metrics["repetitions_run"] == 4
     assert run.data.metrics["rep_energy_ci_rel"] > 0.001
+    # The round's line says how many ran and the width they reached.
+    width = run.data.metrics["rep_energy_ci_rel"]
+    (line,) = [r.getMessage() for r in caplog.records if "round 0:" in r.getMessage()]
+    assert line.endswith(f"[4 repetitions, ±{width:.1%}]")
 
 
 def test_a_round_stops_once_its_interval_is_narrow_enough(
