@@ -27,7 +27,6 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,15 +36,11 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import optuna  # noqa: E402
-from hydra import compose, initialize_config_dir  # noqa: E402
-from hydra.core.global_hydra import GlobalHydra  # noqa: E402
-from omegaconf import open_dict  # noqa: E402
+from _cpu_study import run_cpu_study  # noqa: E402
 from optuna.trial import TrialState  # noqa: E402
 
 from green_ai.analysis.pareto_tables import hypervolume, hypervolume_so_far  # noqa: E402
 from green_ai.config.store import register_configs  # noqa: E402
-from green_ai.search import run_study  # noqa: E402
 
 PRUNERS = ("none", "pareto")
 # The goal: at least a third of the joules saved, the hypervolume within 5%.
@@ -83,25 +78,10 @@ def study(args: argparse.Namespace, pruner: str, seed: int, store: Path) -> Stud
         "search.objectives=[accuracy,energy]",
         f"search.pruner={pruner}",
         f"seed={seed}",
-        "energy=estimate",
-        "energy.idle_s=0",
-        "device=cpu",
-        "progress=none",
-        f"tracking.uri=sqlite:///{store}/mlflow.db",
-        f"study.storage=sqlite:///{store}/studies.db",
     ]
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose("config", overrides=overrides)
-    with open_dict(cfg):
-        cfg.pop("hydra", None)
-    started = time.perf_counter()
-    outcome = run_study(cfg)
-    seconds = time.perf_counter() - started
-    trials = optuna.load_study(
-        study_name=outcome.study_name, storage=cfg.study.storage
-    ).get_trials(deepcopy=False)
-    done = sorted((t for t in trials if t.state.is_finished()), key=lambda t: t.number)
+    ran = run_cpu_study(overrides, store)
+    seconds = ran.seconds
+    done = [t for t in ran.trials if t.state.is_finished()]
     nan = float("nan")
     return Study(
         pruner=pruner,

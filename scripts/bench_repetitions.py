@@ -25,7 +25,6 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,13 +34,10 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import optuna  # noqa: E402
-from hydra import compose, initialize_config_dir  # noqa: E402
-from hydra.core.global_hydra import GlobalHydra  # noqa: E402
-from omegaconf import open_dict  # noqa: E402
+
+from _cpu_study import run_cpu_study  # noqa: E402
 
 from green_ai.config.store import register_configs  # noqa: E402
-from green_ai.search import run_study  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -73,22 +69,10 @@ def study(args: argparse.Namespace, mode: str, seed: int, store: Path) -> Result
         "linear=2",
         "search=random",
         f"seed={seed}",
-        "energy=estimate",
-        "energy.idle_s=0",
-        "device=cpu",
-        "progress=none",
-        f"tracking.uri=sqlite:///{store}/mlflow.db",
-        f"study.storage=sqlite:///{store}/studies.db",
     ]
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose("config", overrides=overrides)
-    with open_dict(cfg):
-        cfg.pop("hydra", None)
-    started = time.perf_counter()
-    outcome = run_study(cfg)
-    seconds = time.perf_counter() - started
-    trials = optuna.load_study(study_name=outcome.study_name, storage=cfg.study.storage).trials
+    ran = run_cpu_study(overrides, store)
+    outcome, seconds = ran.outcome, ran.seconds
+    trials = ran.trials
     attrs = [t.user_attrs for t in trials if t.state.is_finished()]
     return Result(
         mode=mode,
