@@ -132,47 +132,86 @@ def _cpu_time_with_children() -> float:
     return t.user + t.system + t.children_user + t.children_system
 
 
-class _TerminatedError(Exception):
-    """SIGTERM arrived while the command ran."""
+class _Signals:
+    """SIGINT and SIGTERM, recorded instead of raised while the command runs.
+
+    A raised KeyboardInterrupt can land between `waitpid` reaping the command and Popen
+    storing its status: the status is lost and Popen, finding no child, reports 0. Under load
+    this turned a Ctrl-C'd command's 130 into 0. Recorded signals leave Popen's bookkeeping
+    whole; the waits below poll them instead."""
+
+    def __init__(self) -> None:
+        self.received: list[int] = []
+        self.previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _Signals:
+        if threading.current_thread() is threading.main_thread():  # elsewhere none arrive
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self.previous[sig] = signal.signal(sig, self._record)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+
+    def _record(self, signum: int, frame: FrameType | None) -> None:
+        self.received.append(signum)
 
 
-def _raise_terminated(signum: int, frame: FrameType | None) -> None:
-    raise _TerminatedError
+# How often a wait looks for a recorded signal.
+_POLL_S = 0.05
+
+
+def _wait(
+    proc: subprocess.Popen[bytes], signals: _Signals, timeout_s: float | None, seen: int
+) -> int | None:
+    """The command's return code once it ends; None after `timeout_s` or at a signal beyond
+    the first `seen`."""
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    while len(signals.received) <= seen:
+        step = _POLL_S if deadline is None else min(_POLL_S, deadline - time.monotonic())
+        if step <= 0:
+            return None
+        try:
+            return proc.wait(timeout=step)
+        except subprocess.TimeoutExpired:
+            continue
+    return proc.poll()
 
 
 def _run(command: list[str], grace_s: float, out: TextIO) -> tuple[int, bool]:
     """Run to the end; on SIGINT/SIGTERM stop it. The exit code and whether we stopped it."""
-    in_main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main else None
-    proc = subprocess.Popen(command)
-    try:
-        try:
-            return _code(proc.wait()), False
-        except KeyboardInterrupt:
+    with _Signals() as signals:
+        proc = subprocess.Popen(command)
+        code = _wait(proc, signals, None, 0)
+        if code is not None:  # it ended (on its own, or at a Ctrl-C that reached it too)
+            return _code(code), bool(signals.received)
+        if signals.received[0] == signal.SIGINT:
             # A terminal's Ctrl-C reached the command as well: give it time to stop on its own,
             # then pass the signal on (it may have been sent to us alone), then harder ones.
             steps: list[int | None] = [None, signal.SIGINT, signal.SIGTERM, signal.SIGKILL]
-        except _TerminatedError:
+        else:
             steps = [signal.SIGTERM, signal.SIGKILL]
         print(
             f"measure: interrupted; stopping the command (up to {grace_s:g} s per step, "
             "Ctrl-C again to hurry)",
             file=out,
         )
-        return _code(_stop(proc, steps, grace_s)), True
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        return _code(_stop(proc, steps, grace_s, signals)), True
 
 
-def _stop(proc: subprocess.Popen[bytes], steps: list[int | None], grace_s: float) -> int:
+def _stop(
+    proc: subprocess.Popen[bytes], steps: list[int | None], grace_s: float, signals: _Signals
+) -> int:
+    """Each step's signal (None: none), then up to `grace_s` for the command to end; a
+    further Ctrl-C or SIGTERM moves on to the next step at once."""
     for sig in steps:
         if sig is not None and proc.poll() is None:
             proc.send_signal(sig)
-        try:
-            return proc.wait(timeout=None if sig == signal.SIGKILL else grace_s)
-        except (subprocess.TimeoutExpired, KeyboardInterrupt, _TerminatedError):
-            continue
+        timeout = None if sig == signal.SIGKILL else grace_s
+        code = _wait(proc, signals, timeout, len(signals.received))
+        if code is not None:
+            return code
     return proc.wait()
 
 

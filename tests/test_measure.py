@@ -158,6 +158,27 @@ def test_sigint_sent_to_us_alone_is_passed_on_after_the_grace_period(
     assert run.data.metrics["duration_s"] > 0
 
 
+def test_a_ctrl_c_just_after_the_command_ended_keeps_its_exit_code(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The race a loaded machine ran into: the signal lands right after `waitpid` reaped the
+    command, before Popen stored its status (a KeyboardInterrupt there lost it, and Popen,
+    finding no child, said 0). Forced here by a waitpid that signals us once it has reaped."""
+    real_waitpid = os.waitpid
+
+    def reap_then_interrupt(pid: int, options: int) -> tuple[int, int]:
+        reaped = real_waitpid(pid, options)
+        if reaped[0] != 0:
+            os.kill(os.getpid(), signal.SIGINT)  # Python runs the handler before returning
+        return reaped
+
+    monkeypatch.setattr(os, "waitpid", reap_then_interrupt)
+    for _ in range(5):  # every time, not by luck
+        result = measure([PY, "-c", "raise SystemExit(3)"], EnergyConfig(backend="none"))
+        assert result.exit_code == 3
+        assert result.interrupted  # a Ctrl-C came: the run is recorded as interrupted
+
+
 @pytest.mark.slow
 def test_ctrl_c_stops_the_command_and_still_records_it(
     tmp_path: Path, tracking: DictConfig, powercap: Path
