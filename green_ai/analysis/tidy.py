@@ -278,12 +278,15 @@ def _layer_counts(table: _Table, rows: pd.Index, named: Sequence[str]) -> dict[s
 
 
 def _cell_name(cell: dict[str, object]) -> str:
-    """`dataset lin3 conv1 relu0 [k=v ...] [net]`: the layer counts where the row has them."""
+    """`dataset lin3 conv1 relu0 [k=v ...] [net]`; with some layer counts only, `conv=1`
+    for each one."""
     parts = [str(cell.pop("dataset"))]
     net = cell.pop("net")
-    layers = [cell.pop(k) for k in ("linear", "conv", "relu")]
-    if not any(pd.isna(v) for v in layers):
-        parts.append(config_label(*layers))
+    layers = {k: cell.pop(k) for k in ("linear", "conv", "relu")}
+    if not any(pd.isna(v) for v in layers.values()):
+        parts.append(config_label(*layers.values()))
+    else:  # some counts only (factors=[conv], say): each one named, so their cells stay apart
+        parts += [f"{k}={level_label(v)}" for k, v in layers.items() if not pd.isna(v)]
     parts += [f"{k}={level_label(v)}" for k, v in cell.items()]
     return " ".join(parts + ([net] if isinstance(net, str) else []))
 

@@ -65,6 +65,18 @@ def test_rows_without_round_or_repetition_are_numbered_in_file_order(tmp_path: P
     assert set(runs.rep_metrics(list(runs.rounds["run_id"]))["step"]) == {0}
 
 
+def test_one_layer_count_named_as_the_factor_keeps_its_levels_apart(tmp_path: Path) -> None:
+    # factors=[conv] on a file without linear and relu: each conv level is its own cell
+    # (once, every row fell into one study named by the dataset alone).
+    text = "dataset,conv,energy_j,accuracy\n" + "\n".join(
+        f"d,{c},{e},0.5" for c, e in [(1, 10), (4, 20), (1, 11), (4, 21)]
+    )
+    runs = read_tidy(write(tmp_path, text), ["conv"])
+    assert sorted(runs.studies["study_name"]) == ["d conv=1", "d conv=4"]
+    by_study = runs.rounds.groupby("study_name")["energy_net_j"].apply(sorted).to_dict()
+    assert by_study == {"d conv=1": [10.0, 11.0], "d conv=4": [20.0, 21.0]}
+
+
 def test_search_rows_keep_their_state_and_pruner(tmp_path: Path) -> None:
     text = (
         "dataset,net,search,hparams,round,accuracy,energy_j,state,pruner\n"
