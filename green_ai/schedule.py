@@ -35,15 +35,12 @@ class Launch:
 
 def round_order(rounds: Sequence[int], order: str, seed: int) -> list[Launch]:
     """Every round of every cell (cell `c` has `rounds[c]`), in run order."""
-    cells: list[int]
-    if order == SEQUENTIAL:
-        cells = [c for c, n in enumerate(rounds) for _ in range(n)]
-    elif order == "interleaved":
+    cells = [c for c, n in enumerate(rounds) for _ in range(n)]  # sequential
+    if order == "interleaved":
         cells = [c for k in range(max(rounds, default=0)) for c, n in enumerate(rounds) if k < n]
     elif order == "randomized":
-        cells = [c for c, n in enumerate(rounds) for _ in range(n)]
         random.Random(seed).shuffle(cells)
-    else:
+    elif order != SEQUENTIAL:
         raise ValueError(f"unknown run order {order!r}")
     done = [0] * len(rounds)
     launches = []

@@ -104,6 +104,7 @@ def test_sinfo_fields_are_read_as_slurm_writes_them() -> None:
     ]
     assert gpu_count("gpu:a100:2(S:0-1),gpu:v100:1,shard:8") == 3
     assert gpu_count("(null)") == 0
+    assert [minutes(t) for t in ("45", "1-12", "5:30")] == [45, 36 * 60, 6]  # MM, D-HH, MM:SS
 
 
 def test_the_memory_asked_for_grows_with_the_dataset() -> None:

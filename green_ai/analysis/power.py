@@ -108,12 +108,17 @@ def power_at(design: Design, n: int, settings: PowerSettings) -> float:
     return float(np.sum(p < settings.alpha)) / sims
 
 
-def repetitions_needed(design: Design, settings: PowerSettings) -> tuple[int | None, float]:
+def repetitions_needed(
+    design: Design, settings: PowerSettings, powers: dict[int, float] | None = None
+) -> tuple[int | None, float]:
     """The fewest repetitions per cell with power at least `settings.power`, and that power;
-    (None, power at the maximum) when even `max_repetitions` do not reach it."""
+    (None, power at the maximum) when even `max_repetitions` do not reach it. `powers`, when
+    given, receives the power at every n tried (the same seed per n: the same figures)."""
     power = 0.0
     for n in range(1, settings.max_repetitions + 1):
         power = power_at(design, n, settings)
+        if powers is not None:
+            powers[n] = power
         if power >= settings.power:
             return n, power
     return None, power
@@ -128,7 +133,11 @@ def plan_table(
     for dataset, p in points.groupby("dataset", sort=True):
         for factor in varying_factors(p):
             design = design_of(p, factor, effect)
-            needed, reached = repetitions_needed(design, settings)
+            powers: dict[int, float] = {}
+            needed, reached = repetitions_needed(design, settings, powers)
+            current = powers.get(design.current)
+            if current is None:  # more repetitions now than the plan needed to try
+                current = power_at(design, design.current, settings)
             rows.append(
                 {
                     "dataset": dataset,
@@ -137,7 +146,7 @@ def plan_table(
                     "cells": len(design.cells),
                     "effect": "observed" if effect is None else f"{effect:g}",
                     "current_repetitions": design.current,
-                    "power_at_current": power_at(design, design.current, settings),
+                    "power_at_current": current,
                     "repetitions_needed": needed,
                     "power_at_needed": reached,
                 }

@@ -119,10 +119,12 @@ def minutes(limit: str) -> int | None:
         return None
     days, _, clock = limit.rpartition("-")
     parts = [int(p) for p in clock.split(":")]
-    while len(parts) < 3:
-        parts.insert(0, 0)  # `MM:SS`, or `MM` alone
-    if ":" not in clock:
-        parts = [0, int(clock), 0]
+    if len(parts) == 1 and not days:
+        parts = [0, parts[0], 0]  # `MM` alone
+    elif days:
+        parts += [0] * (3 - len(parts))  # `D-HH[:MM[:SS]]`
+    else:
+        parts = [0] * (3 - len(parts)) + parts  # `MM:SS` or `HH:MM:SS`
     hours, mins, secs = parts
     return (int(days or 0) * 24 + hours) * 60 + mins + (1 if secs else 0)
 
