@@ -64,6 +64,25 @@ def round_energies(storage: str) -> dict[int, list[float]]:
     return by_seed
 
 
+def report_into(out_dir: Path) -> None:
+    """`python -m green_ai.report` on the tracked runs of out_dir's parent, into out_dir."""
+    report = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "green_ai.report",
+            "tracking.experiment=green_ai",
+            f"out_dir={out_dir.name}",
+        ],
+        cwd=out_dir.parent,
+        env={k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert report.returncode == 0, report.stderr[-3000:]
+
+
 @pytest.mark.parametrize("order", ["sequential", "randomized"])
 def test_a_drifting_sensor_confounds_cells_run_in_sequence_not_in_random_order(
     tmp_path: Path, order: str
@@ -100,15 +119,7 @@ def test_a_drifting_sensor_confounds_cells_run_in_sequence_not_in_random_order(
     # The report tests the drift within the cells: in random order it finds it against the
     # sweep's position; in sequence (no position logged, the order the rounds started in) a
     # cell's few rounds span too little of it, and the drift hides in the cells' differences.
-    report = subprocess.run(
-        [sys.executable, "-m", "green_ai.report", "tracking.experiment=green_ai", "out_dir=rep"],
-        cwd=tmp_path,
-        env={k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert report.returncode == 0, report.stderr[-3000:]
+    report_into(tmp_path / "rep")
     with (tmp_path / "rep" / "energy_drift.csv").open() as f:
         (row,) = list(csv.DictReader(f))
     if order == "sequential":
@@ -264,15 +275,7 @@ def test_the_report_of_an_ordered_sweep_tests_energy_against_the_position(
         "energy.idle_s=0",
         "design.order=randomized",
     )
-    out = subprocess.run(
-        [sys.executable, "-m", "green_ai.report", "tracking.experiment=green_ai", "out_dir=rep"],
-        cwd=tmp_path,
-        env={k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
+    report_into(tmp_path / "rep")
     text = (tmp_path / "rep" / "report.md").read_text()
     # TINY runs one repetition per round: no round has an interval, and the report says so.
     assert "2 studies ran one repetition per round" in text and "no confidence interval" in text
