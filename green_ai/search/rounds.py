@@ -367,11 +367,12 @@ class RoundRunner:
             trial.set_user_attr(
                 REP_ENERGY_MEAN, sum(j for j in gross if j is not None) / len(gross)
             )
-        for name, iv in _rep_intervals(result.reps, self.meter, s.design.confidence).items():
+        intervals = _rep_intervals(result.reps, self.meter, s.design.confidence)
+        for name, iv in intervals.items():
             out.update(
                 {f"{name}_mean": iv.mean, f"{name}_ci_low": iv.low, f"{name}_ci_high": iv.high}
             )
-        reached = _objective_interval(result.reps, self.meter, s.design.confidence)
+        reached = _objective_of(intervals)
         if reached is not None:
             out["rep_energy_ci_rel"] = reached.rel_half_width
         for key in ("repetitions_run", "rep_energy_ci_rel"):  # optuna-dashboard shows them too
@@ -508,8 +509,12 @@ def _objective_interval(
 ) -> Interval | None:
     """The interval of the energy objective's figure per repetition: net where idle power was
     measured, else gross (what `repetitions=auto` narrows)."""
-    found = _rep_intervals(reps, meter, confidence)
-    return found.get("rep_energy_net_j", found.get("rep_energy_j"))
+    return _objective_of(_rep_intervals(reps, meter, confidence))
+
+
+def _objective_of(intervals: Mapping[str, Interval]) -> Interval | None:
+    """Of `_rep_intervals`' figures, the energy objective's: net, else gross."""
+    return intervals.get("rep_energy_net_j", intervals.get("rep_energy_j"))
 
 
 def _window_energy(m: Measurement | None) -> float | None:
