@@ -322,7 +322,7 @@ def cells_of_waves(
 ) -> list[JobSummary]:
     """One row per cell of an ordered sweep, whose jobs each ran some of a cell's rounds
     (`schedule[job - 1]` is [cell, rounds]): the cell's latest job, numbered as the cell,
-    with the time of all its jobs."""
+    with the time and the requeued attempts of all its jobs."""
     by_cell: dict[int, list[JobSummary]] = {}
     for r in rows:
         if r.job is not None and 0 < r.job <= len(schedule):
@@ -331,7 +331,8 @@ def cells_of_waves(
     for cell, jobs in sorted(by_cell.items()):
         last = max(jobs, key=lambda r: r.job or 0)
         total_s = sum(r.duration_s for r in jobs)
-        merged.append(replace(last, job=cell, duration_s=total_s))
+        requeued = sum(r.attempts - 1 for r in jobs)  # SLURM's requeues of any of its jobs
+        merged.append(replace(last, job=cell, duration_s=total_s, attempts=1 + requeued))
     return merged
 
 

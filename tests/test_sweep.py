@@ -4,6 +4,7 @@ end, also as summary.csv — under the basic launcher, joblib and submitit alike
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -21,6 +22,7 @@ from green_ai.sweep import (
     JobSummary,
     JobSummaryObserver,
     SweepSummary,
+    cells_of_waves,
     format_table,
     read_job_summaries,
     table_rows,
@@ -206,3 +208,15 @@ def test_a_sweep_ends_with_its_table_under_every_launcher(
     # No set-up chatter from MLflow, alembic or the launcher plugins.
     for noise in ("Creating initial MLflow", "alembic", "Joblib.Parallel", "ExperimentalWarning"):
         assert noise not in text, noise
+
+
+def test_an_ordered_sweeps_cell_counts_the_time_and_requeues_of_all_its_jobs() -> None:
+    # Jobs 1 and 3 ran cell 1's rounds, job 2 cell 2's; SLURM requeued job 1 once.
+    schedule = [[1, 1], [2, 1], [1, 2]]
+    first = dataclasses.replace(summary(1, "conv1", 0.5, 10.0), attempts=2)
+    rows = [first, summary(2, "conv4", 0.4, 20.0), summary(3, "conv1", 0.6, 12.0)]
+    merged = {r.job: r for r in cells_of_waves(rows, schedule)}
+    assert sorted(merged) == [1, 2]
+    assert merged[1].study_name == "study-3"  # the cell's latest job
+    assert (merged[1].duration_s, merged[1].attempts) == (150.0, 2)
+    assert (merged[2].duration_s, merged[2].attempts) == (75.0, 1)

@@ -438,7 +438,7 @@ class StudyLoop:
             return f"{rounds} rounds completed"
         if len(done) >= target:  # an ordered sweep's job: its later jobs run the rest
             return (
-                f"{len(done)} of {rounds} rounds completed; the sweep runs the next later "
+                f"{len(done)} of {rounds} rounds completed; the sweep runs the rest later "
                 f"(design.order={self.settings.design.order})"
             )
         if len(done) + len(running) >= target:
